@@ -239,9 +239,8 @@ class Comparison:
         widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
         lines = [self.verdict(), ""]
         for index, row in enumerate(rows):
-            lines.append(
-                "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-            )
+            cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+            lines.append("  ".join(cells).rstrip())
             if index == 0:
                 lines.append("  ".join("-" * width for width in widths))
         if self.changed_libraries:

@@ -1,0 +1,45 @@
+import itertools
+
+from tests.helpers import QUESTIONS, choices
+
+# Questions whose answers change what is generated; derived ones follow from these.
+VARIED = [name for name, spec in QUESTIONS.items() if "choices" in spec and name != "framework"]
+
+
+def pairwise_answers() -> list[dict[str, str]]:
+    """A small set of answer combinations that covers every pair of choices (greedy)."""
+    options = {name: choices(name) for name in VARIED}
+    names = list(options)
+    uncovered = {
+        ((a, x), (b, y))
+        for a, b in itertools.combinations(names, 2)
+        for x in options[a]
+        for y in options[b]
+    }
+    combos: list[dict[str, str]] = []
+    candidates = [
+        dict(zip(names, values, strict=True)) for values in itertools.product(*options.values())
+    ]
+    while uncovered:
+        best = max(
+            candidates,
+            key=lambda combo: sum(
+                ((a, combo[a]), (b, combo[b])) in uncovered
+                for a, b in itertools.combinations(names, 2)
+            ),
+        )
+        combos.append(best)
+        uncovered -= {((a, best[a]), (b, best[b])) for a, b in itertools.combinations(names, 2)}
+    return combos
+
+
+def combo_id(answers: dict[str, str]) -> str:
+    defaults = {name: str(QUESTIONS[name].get("default")) for name in answers}
+    changed = [f"{name}={value}" for name, value in answers.items() if value != defaults[name]]
+    return ",".join(changed) or "defaults"
+
+
+def pytest_generate_tests(metafunc):
+    if "answers" in metafunc.fixturenames:
+        combos = pairwise_answers()
+        metafunc.parametrize("answers", combos, ids=[combo_id(c) for c in combos], scope="module")

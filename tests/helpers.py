@@ -1,0 +1,103 @@
+"""One way to generate a project in every test: real copier, no --trust, HEAD of this repo."""
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from copier import run_copy
+
+ROOT = Path(__file__).resolve().parents[1]
+TEMPLATE = ROOT / "template"
+QUESTIONS = {
+    name: spec
+    for name, spec in yaml.safe_load((ROOT / "copier.yml").read_text()).items()
+    if not name.startswith("_")
+}
+DEFAULT_NAME = "Wine quality"
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def generate(destination: Path, **answers: str) -> Path:
+    """Copy the template (without --trust) with the default answers plus `answers`."""
+    run_copy(
+        str(ROOT),
+        destination,
+        data={"project_name": DEFAULT_NAME, **answers},
+        defaults=True,
+        unsafe=False,
+        vcs_ref="HEAD",
+        quiet=True,
+    )
+    return destination
+
+
+def choices(question: str) -> list[str]:
+    """The values a question offers, whatever form copier.yml lists them in."""
+    spec = QUESTIONS[question]["choices"]
+    return list(spec.values()) if isinstance(spec, dict) else list(spec)
+
+
+def require_tool(name: str) -> str:
+    """Path of a command-line tool; in CI a missing tool fails, elsewhere it skips with why."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (.ci/run installs it)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    return path
+
+
+def run(*command: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 900):
+    """Run a command as a user would, failing with its output when it fails."""
+    completed = subprocess.run(
+        command,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if completed.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(command)}` exited {completed.returncode} in {cwd}\n"
+            f"--- stdout ---\n{completed.stdout[-6000:]}\n"
+            f"--- stderr ---\n{completed.stderr[-6000:]}"
+        )
+    return completed
+
+
+def interpreter(version: str) -> str:
+    """An interpreter for `version` that uv can use (it cannot download one here)."""
+    candidates = [shutil.which(f"python{version}")]
+    candidates += sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"))
+    for candidate in filter(None, candidates):
+        probe = subprocess.run([str(candidate), "--version"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return str(candidate)
+    message = f"no Python {version} interpreter on this machine"
+    if IN_CI:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+def uv_env(version: str = "3.11") -> dict[str, str]:
+    """Environment for running a generated project's own commands with its own venv."""
+    env = {"UV_PYTHON": interpreter(version), "UV_NO_PROGRESS": "1", "NO_COLOR": "1"}
+    env["VIRTUAL_ENV"] = ""
+    return env
+
+
+def git_commit_all(project: Path, message: str) -> None:
+    """Commit everything as a user would (git init first if needed)."""
+    if not (project / ".git").exists():
+        run("git", "init", "--quiet", "--initial-branch=main", cwd=project)
+    run("git", "add", "--all", cwd=project)
+    run(
+        "git", "-c", "user.name=Test User", "-c", "user.email=test@example.com",
+        "commit", "--quiet", "--allow-empty", "-m", message, cwd=project,
+    )  # fmt: skip

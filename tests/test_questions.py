@@ -1,0 +1,71 @@
+"""Every question: a help text, a default, and validators that refuse bad answers with a
+message saying what is wrong and what would be right, writing nothing."""
+
+import pytest
+import yaml
+
+from tests.helpers import DEFAULT_NAME, QUESTIONS, ROOT, generate
+
+ASKED = [name for name, spec in QUESTIONS.items() if spec.get("when") is not False]
+
+
+@pytest.mark.parametrize("name", ASKED)
+def test_every_question_has_help_and_default(name):
+    spec = QUESTIONS[name]
+    assert len(spec.get("help", "")) > 30, f"{name} needs a help text that explains the choice"
+    assert "default" in spec or name == "project_name", f"{name} needs a default"
+
+
+@pytest.mark.parametrize(
+    ("bad", "question", "message"),
+    [
+        ({"project_name": "   "}, "project_name", "project name is empty"),
+        ({"project_name": 'The "best" model'}, "project_name", "double quote"),
+        ({"package_name": "class"}, "package_name", 'Python keyword.*try "class_model"'),
+        ({"package_name": "pandas"}, "package_name", 'shadow.*try "pandas_project"'),
+        ({"package_name": "9lives"}, "package_name", "not a valid package name.*wine_quality"),
+        ({"package_name": "Wine-Quality"}, "package_name", "lower-case letters"),
+        ({"package_name": ""}, "package_name", "package name is empty"),
+        ({"author_name": ""}, "author_name", "author name is empty"),
+        ({"author_email": "ml-team"}, "author_email", "name@example.com"),
+        ({"description": "x" * 201}, "description", "under 200 characters"),
+        ({"python_version": "3.9"}, "python_version", "not in"),
+    ],
+    ids=lambda value: value if isinstance(value, str) and len(value) < 20 else None,
+)
+def test_bad_answers_are_refused_and_nothing_is_written(tmp_path, bad, question, message):
+    destination = tmp_path / "project"
+    with pytest.raises(ValueError, match=f"(?s){question}.*{message}"):
+        generate(destination, **bad)
+    assert not destination.exists()
+
+
+@pytest.mark.parametrize(
+    ("project_name", "package_name"),
+    [
+        ("Wine quality", "wine_quality"),
+        ("Churn-Model v2", "churn_model_v2"),
+        ("3D printing defects", "d_printing_defects"),
+        ("  Fraud.Detection  ", "fraud_detection"),
+    ],
+)
+def test_package_name_is_derived_as_a_valid_identifier(tmp_path, project_name, package_name):
+    project = generate(tmp_path / "p", project_name=project_name)
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["package_name"] == package_name
+    assert (project / "src" / package_name / "__init__.py").is_file()
+
+
+def test_framework_is_derived_from_compute(tmp_path):
+    project = generate(tmp_path / "p")
+    assert yaml.safe_load((project / ".copier-answers.yml").read_text())["framework"] == "sklearn"
+
+
+def test_message_after_copy_names_the_next_commands():
+    message = yaml.safe_load((ROOT / "copier.yml").read_text())["_message_after_copy"]
+    assert "make setup" in message
+    assert "make all" in message
+
+
+def test_default_project_name_is_the_documented_example():
+    assert QUESTIONS["project_name"]["placeholder"] == DEFAULT_NAME

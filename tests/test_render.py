@@ -1,0 +1,161 @@
+"""Fast tier: render a covering set of answer combinations and validate what is generated
+with the tools a user's CI would run."""
+
+import json
+import re
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import ROOT, generate, require_tool, run
+
+JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#|%\}|#\}")
+BIN = Path(sys.executable).parent
+
+
+def expected_files(answers: dict[str, str], package: str) -> set[str]:
+    files = {
+        ".copier-answers.yml",
+        ".gitignore",
+        ".pre-commit-config.yaml",
+        ".python-version",
+        "LICENSE",
+        "Makefile",
+        "README.md",
+        "params.yml",
+        "pyproject.toml",
+        "data/golden/manifest.json",
+        "data/golden/wine.csv",
+        "tests/conftest.py",
+        "tests/test_cli.py",
+        "tests/test_data.py",
+        "tests/test_features.py",
+        "tests/test_pipeline.py",
+        "tests/test_serve.py",
+        "tests/golden/test_golden.py",
+        "tests/golden/tolerances.yml",
+        "tests/golden/baseline/fingerprint.json",
+        "tests/golden/baseline/metrics.json",
+        "tests/golden/baseline/model.joblib",
+        "tests/golden/baseline/predictions.csv",
+    }
+    files |= {
+        f"src/{package}/{name}"
+        for name in (
+            "__init__.py", "__main__.py", "cli.py", "config.py", "data.py", "features.py",
+            "golden.py", "log.py", "model.py", "pipeline.py", "schema.py", "serve.py",
+        )
+    }  # fmt: skip
+    if answers["experiment_tracking"] == "mlflow":
+        files.add(f"src/{package}/tracking.py")
+    if answers["ci_provider"] == "github":
+        files.add(".github/workflows/ci.yml")
+    return files
+
+
+@pytest.fixture(scope="module")
+def project(answers, tmp_path_factory) -> Path:
+    return generate(tmp_path_factory.mktemp("project"), **answers)
+
+
+def generated_files(project: Path) -> set[str]:
+    return {str(path.relative_to(project)) for path in project.rglob("*") if path.is_file()}
+
+
+def test_exact_file_set(project, answers):
+    assert generated_files(project) == expected_files(answers, "wine_quality")
+
+
+def test_no_unrendered_jinja(project):
+    for name in generated_files(project):
+        if name.endswith((".joblib", ".csv")):
+            continue
+        text = (project / name).read_text()
+        assert not JINJA_LEFTOVER.search(text), f"{name} has Jinja left in it"
+
+
+def test_structured_files_parse(project):
+    for path in project.rglob("*"):
+        if path.suffix == ".toml":
+            tomllib.loads(path.read_text())
+        elif path.suffix in (".yml", ".yaml"):
+            yaml.safe_load(path.read_text())
+        elif path.suffix == ".json":
+            json.loads(path.read_text())
+
+
+def test_answers_recorded_for_update(project, answers):
+    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert recorded["_src_path"]
+    assert recorded["_commit"]
+    for name, value in answers.items():
+        assert recorded[name] == value
+
+
+def test_python_version_is_consistent(project, answers):
+    version = answers["python_version"]
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["requires-python"] == f">={version}"
+    assert pyproject["tool"]["ruff"]["target-version"] == "py" + version.replace(".", "")
+    assert (project / ".python-version").read_text().strip() == version
+    workflow = project / ".github/workflows/ci.yml"
+    if workflow.exists():
+        assert yaml.safe_load(workflow.read_text())["env"]["UV_PYTHON"] == version
+
+
+def test_license_matches_answer(project, answers):
+    text = (project / "LICENSE").read_text()
+    expected = {
+        "MIT": "MIT License",
+        "Apache-2.0": "Apache License",
+        "BSD-3-Clause": "BSD 3-Clause License",
+        "Proprietary": "All rights reserved.",
+    }[answers["license"]]
+    assert expected in text
+    assert "ML Team" in text or answers["license"] == "Apache-2.0"
+
+
+def test_ruff_clean_as_rendered(project):
+    ruff = str(BIN / "ruff")
+    run(ruff, "check", "--no-cache", ".", cwd=project)
+    run(ruff, "format", "--check", "--no-cache", ".", cwd=project)
+
+
+def test_workflows_pass_schema_and_zizmor(project, answers):
+    workflows = sorted((project / ".github" / "workflows").glob("*.yml"))
+    if answers["ci_provider"] != "github":
+        assert not workflows
+        return
+    run(
+        str(BIN / "check-jsonschema"),
+        "--builtin-schema",
+        "vendor.github-workflows",
+        *map(str, workflows),
+        cwd=project,
+    )
+    run(str(BIN / "zizmor"), "--offline", "--min-severity", "low", ".github/workflows", cwd=project)
+    text = "\n".join(path.read_text() for path in workflows)
+    for action in re.findall(r"uses:\s*(\S+)", text):
+        assert re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", action), f"{action} is not SHA-pinned"
+
+
+def test_generated_makefile_has_every_documented_target(project):
+    make = require_tool("make")
+    listing = subprocess.run(
+        [make, "help"], cwd=project, capture_output=True, text=True, check=True
+    ).stdout
+    for target in ("setup", "lint", "format", "test", "train", "evaluate", "predict", "serve"):
+        assert re.search(rf"^\s+{target}\s", listing, re.MULTILINE), f"make {target} missing"
+
+
+def test_template_repo_is_safe_to_copy_without_trust():
+    config = yaml.safe_load((ROOT / "copier.yml").read_text())
+    assert "_tasks" not in config
+    assert "_jinja_extensions" not in config
+    assert "_migrations" not in config or all(
+        isinstance(step, dict) for step in config["_migrations"]
+    )
