@@ -89,6 +89,9 @@ def uv_env(version: str = "3.11") -> dict[str, str]:
     """Environment for running a generated project's own commands with its own venv."""
     env = {"UV_PYTHON": interpreter(version), "UV_NO_PROGRESS": "1", "NO_COLOR": "1"}
     env["VIRTUAL_ENV"] = ""
+    # Let the generated project cache its bytecode even where the CI image disables it;
+    # otherwise every `uv run` recompiles scikit-learn, pandas and MLflow from source.
+    env["PYTHONDONTWRITEBYTECODE"] = ""
     return env
 
 
