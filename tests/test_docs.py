@@ -1,0 +1,37 @@
+"""The documentation keeps up with copier.yml: every question and every choice."""
+
+import re
+
+import pytest
+
+from tests.helpers import QUESTIONS, ROOT, choices
+
+DOCS = ROOT / "docs"
+REFERENCE = (DOCS / "questions.md").read_text()
+ASKED = [name for name, spec in QUESTIONS.items() if spec.get("when") is not False]
+
+
+def section(name: str) -> str:
+    match = re.search(rf"^## `{name}`\n(.*?)(?=^## |\Z)", REFERENCE, re.MULTILINE | re.DOTALL)
+    assert match, f"docs/questions.md has no '## `{name}`' section: document the question"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("name", ASKED)
+def test_every_question_is_documented(name):
+    text = section(name)
+    if "choices" in QUESTIONS[name]:
+        for choice in choices(name):
+            assert f"`{choice}`" in text, f"choice {choice!r} of {name} is not documented"
+
+
+def test_docs_only_document_real_questions():
+    documented = re.findall(r"^## `(\w+)`", REFERENCE, re.MULTILINE)
+    assert set(documented) == set(ASKED)
+    assert documented == ASKED, "keep docs/questions.md in the order copier asks"
+
+
+def test_relative_links_resolve():
+    for page in DOCS.rglob("*.md"):
+        for target in re.findall(r"\]\(([^)#:]+\.md)(?:#[^)]*)?\)", page.read_text()):
+            assert (page.parent / target).is_file(), f"{page.relative_to(ROOT)} -> {target}"
