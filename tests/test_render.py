@@ -20,12 +20,15 @@ BIN = Path(sys.executable).parent
 def expected_files(answers: dict[str, str], package: str) -> set[str]:
     files = {
         ".copier-answers.yml",
+        ".dockerignore",
         ".gitignore",
         ".pre-commit-config.yaml",
         ".python-version",
         "LICENSE",
+        "Dockerfile",
         "Makefile",
         "README.md",
+        "compose.yaml",
         "params.yml",
         "pyproject.toml",
         "data/golden/manifest.json",
