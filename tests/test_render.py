@@ -56,7 +56,7 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
     if answers["experiment_tracking"] == "mlflow":
         files.add(f"src/{package}/tracking.py")
     if answers["ci_provider"] == "github":
-        files.add(".github/workflows/ci.yml")
+        files |= {".github/workflows/ci.yml", ".github/workflows/template-update.yml"}
     return files
 
 
