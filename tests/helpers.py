@@ -104,3 +104,28 @@ def git_commit_all(project: Path, message: str) -> None:
         "git", "-c", "user.name=Test User", "-c", "user.email=test@example.com",
         "commit", "--quiet", "--allow-empty", "-m", message, cwd=project,
     )  # fmt: skip
+
+
+def release_repo(destination: Path) -> Path:
+    """A throwaway template repo holding this working tree as release v1.0.0."""
+    files = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout.split("\0")  # fmt: skip
+    for name in filter(None, files):
+        source = ROOT / name
+        if source.is_file():
+            (destination / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, destination / name)
+    git_commit_all(destination, "copier-mlops 1.0.0")
+    run("git", "tag", "v1.0.0", cwd=destination)
+    return destination
+
+
+def release(repo: Path, version: str, edits: dict[str, str]) -> None:
+    """Commit template edits ({path: text appended}) and tag them as a new release."""
+    for name, text in edits.items():
+        path = repo / name
+        path.write_text(path.read_text() + text)
+    git_commit_all(repo, f"copier-mlops {version}")
+    run("git", "tag", f"v{version}", cwd=repo)

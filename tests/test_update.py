@@ -2,41 +2,14 @@
 release, edited as a team would, is updated without losing any of its work."""
 
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 from copier import run_copy, run_update
 
-from tests.helpers import ROOT, git_commit_all, run, uv_env
+from tests.helpers import ROOT, git_commit_all, release, release_repo, run, uv_env
 
 PACKAGE = "wine_quality"
-
-
-def release_repo(destination: Path) -> Path:
-    """A throwaway template repo holding this working tree as release v1.0.0."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")  # fmt: skip
-    for name in filter(None, files):
-        source = ROOT / name
-        if source.is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    git_commit_all(destination, "copier-mlops 1.0.0")
-    run("git", "tag", "v1.0.0", cwd=destination)
-    return destination
-
-
-def release(repo: Path, version: str, edits: dict[str, str]) -> None:
-    """Commit template edits ({path: text appended}) and tag them as a new release."""
-    for name, text in edits.items():
-        path = repo / name
-        path.write_text(path.read_text() + text)
-    git_commit_all(repo, f"copier-mlops {version}")
-    run("git", "tag", f"v{version}", cwd=repo)
 
 
 def copy_at(repo: Path, destination: Path, version: str, **answers: str) -> Path:
@@ -201,3 +174,23 @@ def test_fleet_reports_and_updates_projects_that_are_behind(repo, tmp_path, caps
     assert "updated cleanly" in capsys.readouterr().out
     assert "_commit: v1.1.0" in (old / ".copier-answers.yml").read_text()
     assert "check: lint test" in (old / "Makefile").read_text()
+
+
+def previous_releases(count: int = 2) -> list[str]:
+    """The newest release tags in this repository's own history."""
+    tags = run("git", "tag", "--list", "v*", "--sort=-v:refname", cwd=ROOT).stdout.split()
+    return tags[:count]
+
+
+@pytest.mark.parametrize("tag", previous_releases() or [None])
+def test_update_from_each_previous_release_keeps_user_edits(tag, tmp_path):
+    if tag is None:
+        pytest.skip("this repository has no release tag yet (vX.Y.Z): nothing to update from")
+    project = copy_at(ROOT, tmp_path / "project", tag)
+    user_edits(project)
+    update_to(project, "HEAD")
+    assert conflicts(project) == []
+    assert "ash_alcalinity" in (project / "src" / PACKAGE / "features.py").read_text()
+    assert "C: 0.5" in (project / "params.yml").read_text()
+    assert "## Our notes" in (project / "README.md").read_text()
+    assert '"tabulate>=0.9"' in (project / "pyproject.toml").read_text()
