@@ -70,7 +70,8 @@ def test_dockerfile_builds_from_the_lock_file_and_runs_as_non_root(project):
     runtime = text.split("AS runtime", 1)[1]
     assert "uv" not in re.findall(r"^COPY --from=(\S+)", runtime, re.MULTILINE)
     assert re.search(r"^USER 10001", runtime, re.MULTILINE)
-    assert "HEALTHCHECK" in runtime and "/health" in runtime
+    assert "HEALTHCHECK" in runtime
+    assert "/health" in runtime
     assert "org.opencontainers.image.title" in runtime
 
 
@@ -78,7 +79,8 @@ def test_dockerignore_keeps_outputs_out_and_golden_data_in(project):
     patterns = (project / ".dockerignore").read_text().split("\n")
     for excluded in (".git", ".venv", "models", "reports", "mlflow.db", ".env"):
         assert excluded in patterns
-    assert "tests/*" in patterns and "!tests/golden" in patterns
+    assert "tests/*" in patterns
+    assert "!tests/golden" in patterns
     assert not [p for p in patterns if p.startswith(("data", "src", "params.yml", "uv.lock"))]
 
 
@@ -99,3 +101,93 @@ def test_makefile_has_docker_targets(project):
     ).stdout
     for target in ("docker-build", "up", "down"):
         assert re.search(rf"^\s+{target}\s", listing, re.MULTILINE), f"make {target} missing"
+
+
+# --- GitHub Actions -----------------------------------------------------------------------
+
+
+def test_github_workflows_and_dependabot_validate(project):
+    answers = answers_of(project)
+    workflows = sorted((project / ".github" / "workflows").glob("*.yml"))
+    if answers["ci_provider"] != "github":
+        assert not (project / ".github").exists()
+        return
+    names = {path.name for path in workflows}
+    assert ("cd.yml" in names) == (answers["deploy_target"] != "local")
+    check_schema("vendor.github-workflows", *workflows, cwd=project)
+    check_schema("vendor.dependabot", project / ".github/dependabot.yml", cwd=project)
+    run(str(BIN / "zizmor"), "--offline", "--min-severity", "low", ".github", cwd=project)
+    for path in workflows:
+        workflow = yaml.safe_load(path.read_text())
+        assert workflow["permissions"] == {}, f"{path.name}: default permissions must be none"
+        assert "concurrency" in workflow
+        for name, job in workflow["jobs"].items():
+            assert "permissions" in job, f"{path.name}: job {name} has no permissions"
+            granted = job["permissions"]
+            assert granted.get("id-token") != "write" or answers["deploy_target"] in (
+                "aws",
+                "azure",
+            ), f"{path.name}: job {name} asks for an OIDC token it does not use"
+            for step in job.get("steps", []):
+                uses = step.get("uses", "")
+                assert not uses or re.fullmatch(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}", uses), uses
+                if uses.startswith("actions/checkout@"):
+                    assert step["with"]["persist-credentials"] is False
+
+
+def test_cd_gates_production_behind_an_environment(project):
+    path = project / ".github/workflows/cd.yml"
+    if not path.exists():
+        return
+    jobs = yaml.safe_load(path.read_text())["jobs"]
+    assert jobs["staging"]["environment"] == "staging"
+    assert "refs/heads/main" in jobs["staging"]["if"]
+    assert jobs["production"]["environment"] == "production"
+    assert "refs/tags/v" in jobs["production"]["if"]
+
+
+# --- Kubernetes ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def kubernetes_project(render) -> Path:
+    return render("kubernetes", "github")
+
+
+@pytest.mark.parametrize("environment", ["staging", "production"])
+def test_kustomize_overlays_are_valid_kubernetes(kubernetes_project, environment, tmp_path):
+    kubectl = require_tool("kubectl")
+    manifests = run(
+        kubectl, "kustomize", f"deploy/kubernetes/overlays/{environment}", cwd=kubernetes_project
+    ).stdout
+    rendered = tmp_path / "manifests.yaml"
+    rendered.write_text(manifests)
+    run(str(BIN / "kubernetes-validate"), "--strict", str(rendered), cwd=tmp_path)
+    documents = list(yaml.safe_load_all(manifests))
+    resources = {(doc["kind"], doc["metadata"]["name"]): doc for doc in documents}
+    namespace = "wine-quality" + ("-staging" if environment == "staging" else "")
+    assert all(doc["metadata"].get("namespace", namespace) == namespace for doc in documents)
+    expected = {
+        "Namespace", "Deployment", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
+        "PersistentVolumeClaim", "CronJob", "ServiceMonitor", "PrometheusRule",
+    }  # fmt: skip
+    assert {kind for kind, _ in resources} == expected
+    pod = resources["Deployment", "api"]["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    container = pod["containers"][0]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert {"livenessProbe", "readinessProbe", "startupProbe", "resources"} <= set(container)
+    hpa = resources["HorizontalPodAutoscaler", "api"]["spec"]
+    assert resources["Deployment", "api"]["spec"]["replicas"] == hpa["minReplicas"] >= 2
+
+
+def test_prometheus_rules_pass_promtool(kubernetes_project, tmp_path):
+    promtool = require_tool("promtool")
+    for environment in ("staging", "production"):
+        rule = yaml.safe_load(
+            (kubernetes_project / f"deploy/kubernetes/overlays/{environment}/prometheusrule.yaml")
+            .read_text()
+        )  # fmt: skip
+        rules = tmp_path / f"{environment}.yml"
+        rules.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
+        run(promtool, "check", "rules", str(rules), cwd=tmp_path)

@@ -16,6 +16,25 @@ from tests.helpers import ROOT, generate, require_tool, run
 JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#|%\}|#\}")
 BIN = Path(sys.executable).parent
 
+KUBERNETES = "deploy/kubernetes"
+DEPLOY_FILES = {
+    "local": set(),
+    "kubernetes": {
+        *(
+            f"{KUBERNETES}/base/{name}.yaml"
+            for name in (
+                "kustomization", "deployment", "service", "hpa", "pdb", "pvc", "cronjob-train",
+                "servicemonitor",
+            )
+        ),
+        *(
+            f"{KUBERNETES}/overlays/{environment}/{name}.yaml"
+            for environment in ("staging", "production")
+            for name in ("kustomization", "namespace", "prometheusrule")
+        ),
+    },
+}  # fmt: skip
+
 
 def expected_files(answers: dict[str, str], package: str) -> set[str]:
     files = {
@@ -57,6 +76,10 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         files.add(f"src/{package}/tracking.py")
     if answers["ci_provider"] == "github":
         files |= {".github/workflows/ci.yml", ".github/workflows/template-update.yml"}
+        files.add(".github/dependabot.yml")
+        if answers["deploy_target"] != "local":
+            files.add(".github/workflows/cd.yml")
+    files |= DEPLOY_FILES[answers["deploy_target"]]
     return files
 
 
