@@ -80,6 +80,9 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         if answers["deploy_target"] != "local":
             files.add(".github/workflows/cd.yml")
     files |= DEPLOY_FILES[answers["deploy_target"]]
+    if answers["golden_data_remote"] != "git":
+        files |= {".dvc/config", ".dvc/.gitignore", "data/golden/.gitignore"}
+        files.add("data/golden/wine.csv.dvc")
     return files
 
 

@@ -52,6 +52,8 @@ def read_manifest(golden_dir: Path) -> dict:
 
 def verify_golden_file(path: Path) -> None:
     """Stop when a golden file differs from the checksum its manifest recorded."""
+    if not path.is_file():
+        raise DataError(f"golden file {path} is missing: {restore_hint(path)}.")
     manifest = read_manifest(path.parent)
     entry = manifest["files"].get(path.name)
     if entry is None:
@@ -63,9 +65,20 @@ def verify_golden_file(path: Path) -> None:
             f"  expected sha256 {entry['sha256']}\n"
             f"  actual sha256   {actual}\n"
             "If the change is deliberate, refresh the manifest and baseline on purpose with "
-            "`make golden-update`; otherwise restore the file with `git checkout -- "
-            f"{path.name}`."
+            f"`make golden-update`; otherwise {restore_hint(path)}."
         )
+
+
+def restore_hint(path: Path) -> str:
+    """How to get back the committed version of a golden file: from DVC or from git."""
+    pointer = path.with_name(f"{path.name}.dvc")
+    if pointer.is_file():
+        return (
+            f"fetch the version this commit names with `dvc pull --force {pointer}`; "
+            "if the pulled file still differs, the copy in the DVC remote is damaged: "
+            "delete it there and upload a good copy with `make golden-push`"
+        )
+    return f"restore the file with `git checkout -- {path.name}`"
 
 
 def validate(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:

@@ -1,0 +1,314 @@
+"""golden_data_remote = s3 | azure_blob: the golden CSV versioned with DVC.
+
+Fast tier: every remote renders its DVC files, the pointer names the shipped CSV's real
+MD5 and size, the remote is the answered one, the workflow pulls before tests with least
+privilege, and bad answers are refused. Slow tier: a generated project pushes to and pulls
+from a real S3-compatible server (moto, on 127.0.0.1), and a corrupted object in the bucket
+is caught by the project's own checksum verification.
+
+No Azure Blob emulator installs from PyPI (Azurite is an npm package), so `azure_blob` is
+checked statically here: its config, dependencies and workflow.
+"""
+
+import configparser
+import hashlib
+import os
+import subprocess
+import sys
+import time
+import tomllib
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.helpers import TEMPLATE, generate, git_commit_all, require_tool, run, uv_env
+from tests.test_e2e import free_port
+
+BIN = Path(sys.executable).parent
+GOLDEN_CSV = TEMPLATE / "data" / "golden" / "wine.csv"
+SHIPPED_SHA256 = hashlib.sha256(GOLDEN_CSV.read_bytes()).hexdigest()
+REMOTES = {
+    "s3": {"golden_data_remote": "s3", "golden_data_bucket": "team-golden"},
+    "s3-endpoint": {
+        "golden_data_remote": "s3",
+        "golden_data_bucket": "team-golden",
+        "golden_data_s3_endpoint": "https://minio.example.com:9000",
+    },
+    "azure_blob": {
+        "golden_data_remote": "azure_blob",
+        "golden_data_storage_account": "teamstorage",
+        "golden_data_container": "golden-sets",
+    },
+}
+EXPECTED_REMOTE = {
+    "s3": {"url": "s3://team-golden/wine_quality"},
+    "s3-endpoint": {
+        "url": "s3://team-golden/wine_quality",
+        "endpointurl": "https://minio.example.com:9000",
+    },
+    "azure_blob": {"url": "azure://golden-sets/wine_quality", "account_name": "teamstorage"},
+}
+
+
+@pytest.fixture(scope="module", params=list(REMOTES))
+def remote(request, tmp_path_factory) -> tuple[str, Path]:
+    return request.param, generate(tmp_path_factory.mktemp("dvc"), **REMOTES[request.param])
+
+
+def dvc_config(project: Path) -> configparser.ConfigParser:
+    config = configparser.ConfigParser()
+    config.read_string((project / ".dvc" / "config").read_text())
+    return config
+
+
+def test_dvc_config_points_at_the_answered_remote(remote):
+    name, project = remote
+    config = dvc_config(project)
+    assert config["core"]["remote"] == "golden"
+    assert dict(config["'remote \"golden\"'"]) == EXPECTED_REMOTE[name]
+    assert (project / ".dvc" / ".gitignore").read_text().split() == [
+        "/config.local", "/tmp", "/cache",
+    ]  # fmt: skip
+
+
+def test_pointer_names_the_shipped_csv_and_git_ignores_it(remote):
+    _, project = remote
+    csv = project / "data" / "golden" / "wine.csv"
+    pointer = yaml.safe_load((project / "data" / "golden" / "wine.csv.dvc").read_text())
+    # DVC 3 hashes the raw bytes (no dos2unix normalisation, unlike DVC 2's md5).
+    assert pointer == {
+        "outs": [
+            {
+                "md5": hashlib.md5(csv.read_bytes()).hexdigest(),
+                "size": csv.stat().st_size,
+                "hash": "md5",
+                "path": "wine.csv",
+            }
+        ]
+    }
+    assert (project / "data" / "golden" / ".gitignore").read_text() == "/wine.csv\n"
+    assert hashlib.sha256(csv.read_bytes()).hexdigest() == SHIPPED_SHA256
+
+
+def test_only_the_chosen_dvc_extra_is_a_dependency(remote):
+    name, project = remote
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    extra = "dvc[azure]" if name == "azure_blob" else "dvc[s3]"
+    dev = [dep for dep in pyproject["dependency-groups"]["dev"] if dep.startswith("dvc")]
+    assert dev == [f"{extra}>=3.50"]
+    assert not any(dep.startswith("dvc") for dep in pyproject["project"]["dependencies"])
+
+
+def test_makefile_pulls_on_setup_and_pushes_on_request(remote):
+    _, project = remote
+    makefile = (project / "Makefile").read_text()
+    assert "@test -f data/golden/wine.csv || $(MAKE) --no-print-directory golden-pull" in makefile
+    assert "golden-pull: ## " in makefile
+    assert "\t$(RUN) dvc pull data/golden/wine.csv.dvc\n" in makefile
+    assert "\t$(RUN) dvc add data/golden/wine.csv\n\t$(RUN) dvc push" in makefile
+
+
+def test_workflow_pulls_before_tests_and_golden_check_with_least_privilege(remote):
+    name, project = remote
+    workflow = yaml.safe_load((project / ".github/workflows/ci.yml").read_text())
+    jobs = workflow["jobs"]
+    oidc = name != "s3-endpoint"
+    for job_name, final in (("test", "make test"), ("golden", "golden check")):
+        job = jobs[job_name]
+        runs = [step.get("run", "") for step in job["steps"]]
+        pull = runs.index("make golden-pull")
+        assert pull < next(i for i, command in enumerate(runs) if final in command)
+        assert job["environment"] == "golden-data"
+        expected = {"contents": "read"} | ({"id-token": "write"} if oidc else {})
+        assert job["permissions"] == expected
+        uses = " ".join(step.get("uses", "") for step in job["steps"])
+        assert ("configure-aws-credentials" in uses) == (name == "s3")
+        assert ("azure/login" in uses) == (name == "azure_blob")
+        secrets = job["steps"][pull].get("env", {})
+        assert bool(secrets) == (name == "s3-endpoint")
+    assert jobs["lint"]["permissions"] == {"contents": "read"}
+    assert workflow["permissions"] == {}
+
+
+def test_workflow_passes_schema_and_zizmor_for_every_remote(remote):
+    _, project = remote
+    workflow = str(project / ".github" / "workflows" / "ci.yml")
+    run(str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.github-workflows", workflow,
+        cwd=project)  # fmt: skip
+    # The auditor persona also flags secrets used outside a dedicated environment.
+    run(str(BIN / "zizmor"), "--offline", "--persona", "auditor", workflow, cwd=project)
+
+
+def test_readme_explains_remote_first_push_and_ci_credentials(remote):
+    name, project = remote
+    readme = (project / "README.md").read_text()
+    assert EXPECTED_REMOTE[name]["url"] in readme
+    assert "make golden-push" in readme
+    assert "golden-data" in readme
+    expected = {
+        "s3": "GOLDEN_DATA_AWS_ROLE_ARN",
+        "s3-endpoint": "GOLDEN_DATA_SECRET_ACCESS_KEY",
+        "azure_blob": "GOLDEN_DATA_AZURE_CLIENT_ID",
+    }[name]
+    assert expected in readme
+
+
+def test_git_remote_generates_no_dvc_files(tmp_path):
+    project = generate(tmp_path / "p")
+    assert not (project / ".dvc").exists()
+    assert not (project / "data" / "golden" / "wine.csv.dvc").exists()
+    assert "dvc" not in (project / "Makefile").read_text()
+    assert "dvc" not in (project / "pyproject.toml").read_text()
+    assert "golden-data" not in (project / ".github/workflows/ci.yml").read_text()
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"golden_data_bucket": "s3://team-golden/data"}, 'without the.*prefix.*"team-golden"'),
+        ({"golden_data_bucket": "Team_Golden"}, "not a valid S3 bucket name"),
+        ({"golden_data_bucket": "ab"}, "3 to\\s+63"),
+        ({"golden_data_s3_endpoint": "minio.example.com"}, "not an endpoint URL.*https://"),
+    ],
+    ids=["s3-prefix", "uppercase", "too-short", "no-scheme"],
+)
+def test_bad_s3_answers_are_refused(tmp_path, bad, message):
+    question = next(iter(bad))
+    with pytest.raises(ValueError, match=f"(?s){question}.*{message}"):
+        generate(tmp_path / "p", golden_data_remote="s3", **bad)
+    assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"golden_data_storage_account": "team-storage"}, "not a valid storage account"),
+        ({"golden_data_container": "Golden--Data"}, "not a valid container name"),
+    ],
+    ids=["account-hyphen", "container-case"],
+)
+def test_bad_azure_answers_are_refused(tmp_path, bad, message):
+    question = next(iter(bad))
+    with pytest.raises(ValueError, match=f"(?s){question}.*{message}"):
+        generate(tmp_path / "p", golden_data_remote="azure_blob", **bad)
+    assert not (tmp_path / "p").exists()
+
+
+# ---------------------------------------------------------------------------
+# Slow tier: push and pull through a real S3-compatible server
+# ---------------------------------------------------------------------------
+BUCKET = "golden-test"
+SHIPPED_MD5 = hashlib.md5(GOLDEN_CSV.read_bytes()).hexdigest()
+OBJECT_KEY = f"wine_quality/files/md5/{SHIPPED_MD5[:2]}/{SHIPPED_MD5[2:]}"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+@pytest.fixture(scope="module")
+def s3_server(tmp_path_factory):
+    """A moto S3 server on 127.0.0.1, ready within 30 seconds or the test fails."""
+    port = free_port()
+    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
+    server = subprocess.Popen(
+        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).close()
+            break
+        except (urllib.error.URLError, ConnectionError):
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"moto S3 server did not start on {endpoint}: see {log.name}")
+            time.sleep(0.2)
+    yield endpoint
+    server.terminate()
+    server.wait(timeout=10)
+    log.close()
+
+
+def s3_client(endpoint: str):
+    import boto3
+
+    return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **{
+        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+    })  # fmt: skip
+
+
+def cli(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["uv", "run", "wine_quality", *args],
+        cwd=project,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+@pytest.mark.slow
+def test_s3_push_pull_and_a_corrupted_remote_copy_is_caught(s3_server, tmp_path):
+    require_tool("make")
+    require_tool("uv")
+    project = generate(
+        tmp_path / "wine-quality",
+        golden_data_remote="s3",
+        golden_data_bucket=BUCKET,
+        golden_data_s3_endpoint=s3_server,
+        experiment_tracking="none",
+    )
+    git_commit_all(project, "Generated by copier-mlops")
+    # Only the test's credentials: no AWS profile of the machine, no DVC analytics.
+    isolation = {
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "DVC_NO_ANALYTICS": "1",
+    }
+    env = uv_env() | CREDENTIALS | isolation
+    csv = project / "data" / "golden" / "wine.csv"
+    cache = project / ".dvc" / "cache"
+
+    # A fresh project sets up without the remote: the CSV is already there.
+    run("make", "setup", cwd=project, env=env)
+    git_commit_all(project, "Lock the environment")
+
+    # First push: the shipped pointer already names the CSV, so `dvc add` changes nothing.
+    client = s3_client(s3_server)
+    client.create_bucket(Bucket=BUCKET)
+    run("make", "golden-push", cwd=project, env=env)
+    assert run("git", "status", "--porcelain", cwd=project).stdout == ""
+    assert client.get_object(Bucket=BUCKET, Key=OBJECT_KEY)["Body"].read() == csv.read_bytes()
+
+    # A new clone has neither the CSV nor a cache: `make setup` pulls it, and the
+    # project's own loader verifies it against manifest.json (golden check retrains).
+    csv.unlink()
+    run("rm", "-rf", str(cache), cwd=project)
+    run("make", "setup", cwd=project, env=env)
+    assert hashlib.sha256(csv.read_bytes()).hexdigest() == SHIPPED_SHA256
+    checked = cli(project, env, "golden", "check")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    tests = run("uv", "run", "pytest", "-q", "tests/test_data.py", cwd=project, env=env)
+    assert " passed" in tests.stdout
+
+    # Someone overwrites the object in the bucket. DVC does not re-hash what it downloads
+    # (remote `verify` is off by default), so the pull succeeds; the manifest check stops
+    # every command that loads the data, names both checksums and says how to recover.
+    damaged = csv.read_bytes().replace(b"14.23", b"14.24", 1)
+    client.put_object(Bucket=BUCKET, Key=OBJECT_KEY, Body=damaged)
+    csv.unlink()
+    run("rm", "-rf", str(cache), cwd=project)
+    run("make", "golden-pull", cwd=project, env=env)
+    assert csv.read_bytes() == damaged
+    checked = cli(project, env, "train")
+    assert checked.returncode == 2, checked.stdout + checked.stderr
+    assert f"golden file {csv} has changed" in checked.stderr
+    assert f"expected sha256 {SHIPPED_SHA256}" in checked.stderr
+    assert "the copy in the DVC remote is damaged" in checked.stderr
