@@ -191,3 +191,26 @@ def test_prometheus_rules_pass_promtool(kubernetes_project, tmp_path):
         rules = tmp_path / f"{environment}.yml"
         rules.write_text(yaml.safe_dump({"groups": rule["spec"]["groups"]}))
         run(promtool, "check", "rules", str(rules), cwd=tmp_path)
+
+
+# --- GitLab -------------------------------------------------------------------------------
+
+
+def test_gitlab_pipeline_validates(project):
+    answers = answers_of(project)
+    path = project / ".gitlab-ci.yml"
+    assert path.exists() == (answers["ci_provider"] == "gitlab")
+    if not path.exists():
+        return
+    check_schema("vendor.gitlab-ci", path, cwd=project)
+    pipeline = yaml.safe_load(path.read_text())
+    assert {"lint", "test", "golden", "docker-lint", "build-image", "scan"} <= set(pipeline)
+    assert pipeline["golden"]["artifacts"]["when"] == "always"
+    assert "container_scanning" in pipeline["scan"]["artifacts"]["reports"]
+    deploys = {name for name in pipeline if name.startswith("deploy-")}
+    if answers["deploy_target"] == "local":
+        assert not deploys
+    else:
+        assert deploys == {"deploy-staging", "deploy-production"}
+        assert pipeline["deploy-production"]["rules"][0]["when"] == "manual"
+        assert pipeline["deploy-production"]["environment"]["name"] == "production"

@@ -79,6 +79,8 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         files.add(".github/dependabot.yml")
         if answers["deploy_target"] != "local":
             files.add(".github/workflows/cd.yml")
+    if answers["ci_provider"] == "gitlab":
+        files.add(".gitlab-ci.yml")
     files |= DEPLOY_FILES[answers["deploy_target"]]
     if answers["golden_data_remote"] != "git":
         files |= {".dvc/config", ".dvc/.gitignore", "data/golden/.gitignore"}
