@@ -70,6 +70,7 @@ def test_dockerfile_builds_from_the_lock_file_and_runs_as_non_root(project):
     runtime = text.split("AS runtime", 1)[1]
     assert "uv" not in re.findall(r"^COPY --from=(\S+)", runtime, re.MULTILINE)
     assert re.search(r"^USER 10001", runtime, re.MULTILINE)
+    assert "COPY monitoring/thresholds.yml ./monitoring/" in runtime
     assert "HEALTHCHECK" in runtime
     assert "/health" in runtime
     assert "org.opencontainers.image.title" in runtime
