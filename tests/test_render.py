@@ -72,6 +72,20 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
             "golden.py", "log.py", "model.py", "pipeline.py", "schema.py", "serve.py",
         )
     }  # fmt: skip
+    files |= {
+        f"src/{package}/monitoring/{name}.py"
+        for name in ("__init__", "alerts", "drift", "history", "metrics", "report", "thresholds")
+    }
+    files |= {
+        "tests/test_monitoring.py",
+        "monitoring/thresholds.yml",
+        "monitoring/prometheus/prometheus.yml",
+        "monitoring/prometheus/alerts.yml",
+        "monitoring/prometheus/alerts.test.yml",
+        "monitoring/grafana/provisioning/datasources/prometheus.yml",
+        "monitoring/grafana/provisioning/dashboards/dashboards.yml",
+        "monitoring/grafana/dashboards/prediction-service.json",
+    }
     if answers["experiment_tracking"] == "mlflow":
         files.add(f"src/{package}/tracking.py")
     if answers["ci_provider"] == "github":

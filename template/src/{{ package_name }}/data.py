@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
+from .monitoring.metrics import count_schema_failures
 from .schema import inference_schema, training_schema
 
 MANIFEST_NAME = "manifest.json"
@@ -82,10 +83,11 @@ def restore_hint(path: Path) -> str:
 
 
 def validate(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
-    """Validate a frame, collecting every failure before stopping."""
+    """Validate a frame, collecting every failure before stopping; count failures by check."""
     try:
         return schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
+        count_schema_failures(schema.name, errors.failure_cases)
         raise DataError(describe_failures(schema.name, errors.failure_cases)) from errors
 
 

@@ -10,10 +10,12 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 import structlog
 
 logger = structlog.get_logger()
+_step_timings: ContextVar[dict[str, float] | None] = ContextVar("step_timings", default=None)
 
 
 def configure(*, json_logs: bool | None = None, level: int = logging.INFO) -> str:
@@ -52,4 +54,19 @@ def step(name: str, **fields: object) -> Iterator[None]:
     except Exception:
         logger.error("step_failed", step=name, **fields)
         raise
-    logger.info("step", step=name, duration_s=round(time.perf_counter() - started, 4), **fields)
+    duration = round(time.perf_counter() - started, 4)
+    logger.info("step", step=name, duration_s=duration, **fields)
+    timings = _step_timings.get()
+    if timings is not None:
+        timings[name] = round(timings.get(name, 0.0) + duration, 4)
+
+
+@contextmanager
+def timed_steps() -> Iterator[dict[str, float]]:
+    """Collect the duration (seconds) of every step run inside the block, by step name."""
+    timings: dict[str, float] = {}
+    token = _step_timings.set(timings)
+    try:
+        yield timings
+    finally:
+        _step_timings.reset(token)

@@ -1,0 +1,291 @@
+"""Prometheus alert rules and their promtool unit tests, generated from thresholds.yml.
+
+`make monitoring-rules` writes both files into monitoring/prometheus/; a test fails
+while the committed files differ from what the thresholds give. Every alert gets two
+unit tests: series that cross its threshold (it fires) and series that stay on the good
+side (it stays quiet).
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .thresholds import Thresholds
+
+RULES_FILE = "alerts.yml"
+TESTS_FILE = "alerts.test.yml"
+# Scrape job of the service in monitoring/prometheus/prometheus.yml.
+JOB = "api"
+HEADER = (
+    "# Generated from monitoring/thresholds.yml by `make monitoring-rules`.\n"
+    "# Edit the thresholds and regenerate; edits made here are overwritten.\n"
+)
+# Requests (or predictions) per minute in the unit-test series.
+PER_MINUTE = 1000
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert rule with the input series that make it fire and keep it quiet."""
+
+    name: str
+    expr: str
+    for_minutes: int
+    severity: str
+    summary: str
+    description: str
+    firing: dict[str, str]
+    quiet: dict[str, str]
+    # Labels the alert carries from its expression, for the unit tests.
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def rule(self) -> dict:
+        rule: dict = {"alert": self.name, "expr": self.expr}
+        if self.for_minutes:
+            rule["for"] = f"{self.for_minutes}m"
+        rule["labels"] = {"severity": self.severity}
+        rule["annotations"] = {"summary": self.summary, "description": self.description}
+        return rule
+
+
+def percent(share: float) -> str:
+    return f"{share * 100:g}%"
+
+
+def midway(share: float) -> float:
+    """A share halfway between a threshold and 1: clearly above the threshold."""
+    return (1 + share) / 2
+
+
+def counter(per_minute: int, minutes: int) -> str:
+    return f"0+{per_minute}x{minutes}"
+
+
+def constant(value: float, minutes: int) -> str:
+    return f"{value:g}x{minutes}"
+
+
+def share_series(good: str, bad: str, share: float, minutes: int) -> dict[str, str]:
+    """Two counters whose bad share of the total is `share`."""
+    bad_count = round(PER_MINUTE * share)
+    return {good: counter(PER_MINUTE - bad_count, minutes), bad: counter(bad_count, minutes)}
+
+
+def alerts(t: Thresholds) -> list[Alert]:
+    window = f"[{t.rate_window_minutes}m]"
+    minutes = t.rate_window_minutes + t.for_minutes + 5
+    ok, server_error, rejected = (
+        f'http_requests_total{{route="/predict",method="POST",status="{status}"}}'
+        for status in (200, 500, 422)
+    )
+    bucket = 'http_request_duration_seconds_bucket{{route="/predict",le="{}"}}'
+    fast, slow, infinite = (
+        bucket.format(bound)
+        for bound in (
+            f"{t.max_p95_latency_seconds / 2:g}",
+            f"{t.max_p95_latency_seconds * 2:g}",
+            "+Inf",
+        )
+    )
+    predictions = 'predictions_total{predicted_class="class_0"}'
+    low = "low_confidence_predictions_total"
+    drift = 'feature_drift_psi{feature="alcohol"}'
+    last = "last_prediction_timestamp_seconds"
+    up = f'up{{job="{JOB}",instance="{JOB}:8000"}}'
+    silent = t.max_minutes_without_predictions + 5
+    down = t.service_down_minutes + 5
+    return [
+        Alert(
+            name="HighErrorRate",
+            expr=(
+                f'sum(rate(http_requests_total{{status=~"5.."}}{window}))'
+                f" / sum(rate(http_requests_total{window})) > {t.max_error_rate:g}"
+            ),
+            for_minutes=t.for_minutes,
+            severity="critical",
+            summary=f"More than {percent(t.max_error_rate)} of requests fail with a server error",
+            description=(
+                f"The share of 5xx answers over {t.rate_window_minutes} minutes is above "
+                "max_error_rate in monitoring/thresholds.yml; the service logs (event "
+                '"request") show which requests fail.'
+            ),
+            firing=share_series(ok, server_error, midway(t.max_error_rate), minutes),
+            quiet=share_series(ok, server_error, t.max_error_rate / 2, minutes),
+        ),
+        Alert(
+            name="HighPredictionLatency",
+            expr=(
+                "histogram_quantile(0.95, sum by (le) (rate("
+                f'http_request_duration_seconds_bucket{{route="/predict"}}{window})))'
+                f" > {t.max_p95_latency_seconds:g}"
+            ),
+            for_minutes=t.for_minutes,
+            severity="warning",
+            summary=f"95th percentile /predict latency above {t.max_p95_latency_seconds:g} s",
+            description=(
+                "Predictions are slower than max_p95_latency_seconds in "
+                "monitoring/thresholds.yml; check the batch sizes and the host's load."
+            ),
+            firing={
+                fast: constant(0, minutes),
+                slow: counter(PER_MINUTE, minutes),
+                infinite: counter(PER_MINUTE, minutes),
+            },
+            quiet={
+                fast: counter(PER_MINUTE, minutes),
+                slow: counter(PER_MINUTE, minutes),
+                infinite: counter(PER_MINUTE, minutes),
+            },
+        ),
+        Alert(
+            name="HighRejectedShare",
+            expr=(
+                f'sum(rate(http_requests_total{{route="/predict",status="422"}}{window}))'
+                f' / sum(rate(http_requests_total{{route="/predict"}}{window}))'
+                f" > {t.max_rejected_share:g}"
+            ),
+            for_minutes=t.for_minutes,
+            severity="warning",
+            summary=(
+                f"More than {percent(t.max_rejected_share)} of /predict requests fail the "
+                "sanity checks"
+            ),
+            description=(
+                "Clients send records the schema rejects (above max_rejected_share in "
+                "monitoring/thresholds.yml); sanity_check_failures_total names the check "
+                "and the field."
+            ),
+            firing=share_series(ok, rejected, midway(t.max_rejected_share), minutes),
+            quiet=share_series(ok, rejected, t.max_rejected_share / 2, minutes),
+        ),
+        Alert(
+            name="LowConfidencePredictions",
+            expr=(
+                f"sum(rate({low}{window})) / sum(rate(predictions_total{window}))"
+                f" > {t.max_low_confidence_share:g}"
+            ),
+            for_minutes=t.for_minutes,
+            severity="warning",
+            summary=(
+                f"More than {percent(t.max_low_confidence_share)} of predictions have a "
+                f"confidence below {t.min_confidence:g}"
+            ),
+            description=(
+                "The model is unsure about many inputs (max_low_confidence_share and "
+                "min_confidence in monitoring/thresholds.yml): inputs may have drifted or "
+                "be implausible."
+            ),
+            firing={
+                predictions: counter(PER_MINUTE, minutes),
+                low: counter(round(PER_MINUTE * midway(t.max_low_confidence_share)), minutes),
+            },
+            quiet={
+                predictions: counter(PER_MINUTE, minutes),
+                low: counter(round(PER_MINUTE * t.max_low_confidence_share / 2), minutes),
+            },
+        ),
+        Alert(
+            name="FeatureDrift",
+            expr=f"max by (feature) (feature_drift_psi) > {t.max_drift_psi:g}",
+            for_minutes=t.for_minutes,
+            severity="warning",
+            summary=f"A feature drifted from the golden data (PSI above {t.max_drift_psi:g})",
+            description=(
+                f"Over the last {t.drift_window_rows} records scored, the feature's "
+                "distribution moved away from the golden data (max_drift_psi in "
+                "monitoring/thresholds.yml); `make drift BATCH=<recent records>.csv` "
+                "shows every feature."
+            ),
+            firing={drift: constant(t.max_drift_psi * 2, minutes)},
+            quiet={drift: constant(t.max_drift_psi / 2, minutes)},
+            labels={"feature": "alcohol"},
+        ),
+        Alert(
+            name="NoPredictions",
+            expr=(f"time() - max({last}) > {t.max_minutes_without_predictions * 60}"),
+            for_minutes=0,
+            severity="warning",
+            summary=f"No prediction served for {t.max_minutes_without_predictions} minutes",
+            description=(
+                "The service is up but nobody asks it for predictions "
+                "(max_minutes_without_predictions in monitoring/thresholds.yml): check "
+                "the clients and the routing."
+            ),
+            firing={last: constant(0, silent)},
+            quiet={last: counter(60, silent)},
+        ),
+        Alert(
+            name="ServiceDown",
+            expr=f'up{{job="{JOB}"}} == 0',
+            for_minutes=t.service_down_minutes,
+            severity="critical",
+            summary="Prometheus cannot scrape the prediction service",
+            description=(
+                f"The service has not answered /metrics for {t.service_down_minutes} "
+                "minutes (service_down_minutes in monitoring/thresholds.yml)."
+            ),
+            firing={up: constant(0, down)},
+            quiet={up: constant(1, down)},
+            labels={"job": JOB, "instance": f"{JOB}:8000"},
+        ),
+    ]
+
+
+def rules_document(t: Thresholds) -> dict:
+    return {"groups": [{"name": "prediction-service", "rules": [a.rule() for a in alerts(t)]}]}
+
+
+def tests_document(t: Thresholds) -> dict:
+    tests = []
+    for alert in alerts(t):
+        length = max(int(values.rsplit("x", 1)[1]) for values in alert.firing.values())
+        eval_time = f"{length - 3}m"
+        expected = {
+            "exp_labels": {**alert.labels, "severity": alert.severity},
+            "exp_annotations": {"summary": alert.summary, "description": alert.description},
+        }
+        for case, series, exp_alerts in (
+            ("fires", alert.firing, [expected]),
+            ("stays quiet", alert.quiet, []),
+        ):
+            tests.append(
+                {
+                    "name": f"{alert.name} {case}",
+                    "interval": "1m",
+                    "input_series": [
+                        {"series": name, "values": values} for name, values in series.items()
+                    ],
+                    "alert_rule_test": [
+                        {"eval_time": eval_time, "alertname": alert.name, "exp_alerts": exp_alerts}
+                    ],
+                }
+            )
+    return {"rule_files": [RULES_FILE], "evaluation_interval": "1m", "tests": tests}
+
+
+def render(document: dict) -> str:
+    return HEADER + yaml.safe_dump(document, sort_keys=False, width=100, allow_unicode=True)
+
+
+def expected_files(t: Thresholds) -> dict[str, str]:
+    """The text each generated file must have, by file name."""
+    return {RULES_FILE: render(rules_document(t)), TESTS_FILE: render(tests_document(t))}
+
+
+def stale_files(t: Thresholds, directory: Path) -> list[str]:
+    """Names of the generated files that are missing or differ from the thresholds."""
+    return [
+        name
+        for name, text in expected_files(t).items()
+        if not (directory / name).is_file() or (directory / name).read_text() != text
+    ]
+
+
+def write(t: Thresholds, directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, text in expected_files(t).items():
+        (directory / name).write_text(text)
+        paths.append(directory / name)
+    return paths
