@@ -36,7 +36,8 @@ def default_project(tmp_path_factory) -> tuple[Path, dict[str, str]]:
 
 def test_default_project_lints_and_passes_its_own_tests(default_project):
     project, env = default_project
-    run("make", "lint", cwd=project, env=env)
+    run("make", "lint", "docs", cwd=project, env=env)
+    assert (project / "build/site/plan/index.html").is_file()
     result = run("make", "test", cwd=project, env=env)
     assert " passed" in result.stdout
     assert "failed" not in result.stdout

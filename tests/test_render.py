@@ -48,6 +48,10 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         "Makefile",
         "README.md",
         "compose.yaml",
+        "mkdocs.yml",
+        "docs/api.md",
+        "docs/index.md",
+        "docs/plan.md",
         "params.yml",
         "pyproject.toml",
         "data/golden/manifest.json",
@@ -204,3 +208,11 @@ def test_template_repo_is_safe_to_copy_without_trust():
     assert "_migrations" not in config or all(
         isinstance(step, dict) for step in config["_migrations"]
     )
+
+
+def test_plan_describes_the_answers(project, answers):
+    plan = (project / "docs" / "plan.md").read_text()
+    for name in ("data_size", "compute", "deploy_target", "ci_provider", "experiment_tracking"):
+        assert f"`{answers[name]}`" in plan, f"the plan does not mention {name}={answers[name]}"
+    assert "## Growth path: when to re-answer" in plan
+    assert "docs/plan.md" in (project / "README.md").read_text()
