@@ -10,10 +10,11 @@ import pexpect
 import pytest
 import yaml
 
-from tests.helpers import QUESTIONS, ROOT
+from tests.helpers import QUESTIONS, ROOT, choices
 
 COPIER = str(Path(sys.executable).parent / "copier")
 DOWN, CLEAR_LINE = "\x1b[B", "\x15"  # arrow down, Ctrl-U
+PICKS = {"license": "MIT", "ci_provider": "none"}  # non-default choices, picked with arrows
 
 
 def prompt_of(name: str) -> str:
@@ -51,10 +52,8 @@ def test_interactive_copy_with_a_correction(tmp_path):
                 child.send(CLEAR_LINE + "class\r")
                 child.expect("class_model")  # the validator: a keyword, and what to use
                 child.send(CLEAR_LINE + "sorter\r")
-            elif name == "license":
-                child.send(DOWN + "\r")  # MIT, the second choice
-            elif name == "ci_provider":
-                child.send(DOWN + "\r")  # none
+            elif name in PICKS:
+                child.send(DOWN * choices(name).index(PICKS[name]) + "\r")
             else:
                 child.send("\r")  # accept the default, as most people do
     finally:
