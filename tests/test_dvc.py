@@ -3,22 +3,21 @@
 Fast tier: every remote renders its DVC files, the pointer names the shipped CSV's real
 MD5 and size, the remote is the answered one, the workflow pulls before tests with least
 privilege, and bad answers are refused. Slow tier: a generated project pushes to and pulls
-from a real S3-compatible server (moto, on 127.0.0.1), and a corrupted object in the bucket
-is caught by the project's own checksum verification.
-
-No Azure Blob emulator installs from PyPI (Azurite is an npm package), so `azure_blob` is
-checked statically here: its config, dependencies and workflow.
+from real storage servers on 127.0.0.1, an S3 one (moto) and an Azure Blob one (Azurite,
+from npm; .ci/run installs it), and a corrupted object in the remote is caught by the
+project's own checksum verification. The CI credentials (OIDC) cannot be exercised here;
+the workflow that uses them is validated statically.
 """
 
 import configparser
 import hashlib
 import os
+import shutil
+import socket
 import subprocess
 import sys
 import time
 import tomllib
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -198,48 +197,131 @@ def test_bad_azure_answers_are_refused(tmp_path, bad, message):
 
 
 # ---------------------------------------------------------------------------
-# Slow tier: push and pull through a real S3-compatible server
+# Slow tier: push and pull through real storage servers on 127.0.0.1
 # ---------------------------------------------------------------------------
-BUCKET = "golden-test"
 SHIPPED_MD5 = hashlib.md5(GOLDEN_CSV.read_bytes()).hexdigest()
 OBJECT_KEY = f"wine_quality/files/md5/{SHIPPED_MD5[:2]}/{SHIPPED_MD5[2:]}"
-CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+BUCKET = "golden-test"
+S3_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# Azurite's fixed development account and key, published in its documentation.
+AZURITE_ACCOUNT = "devstoreaccount1"
+AZURITE_KEY = (
+    "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+CONTAINER = "golden-data"
+# Blob operations run in the generated project, whose dvc[azure] brings the Azure SDK.
+BLOB_SCRIPT = """
+import os, sys
+from azure.storage.blob import BlobServiceClient
+service = BlobServiceClient.from_connection_string(os.environ["AZURITE_CONNECTION_STRING"])
+container = service.get_container_client(sys.argv[2])
+if sys.argv[1] == "create":
+    container.create_container()
+elif sys.argv[1] == "read":
+    sys.stdout.buffer.write(container.download_blob(sys.argv[3]).readall())
+else:
+    container.upload_blob(sys.argv[3], open(sys.argv[4], "rb").read(), overwrite=True)
+"""
+
+
+def start_server(command: list[str], port: int, log: Path) -> subprocess.Popen:
+    """Start a loopback server and wait until it accepts connections (30 s at most)."""
+    handle = log.open("w")
+    server = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                pytest.fail(f"`{command[0]}` did not listen on 127.0.0.1:{port}: see {log}")
+            time.sleep(0.2)
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    server.terminate()
+    try:
+        server.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
 def s3_server(tmp_path_factory):
-    """A moto S3 server on 127.0.0.1, ready within 30 seconds or the test fails."""
     port = free_port()
-    log = (tmp_path_factory.mktemp("moto") / "moto.log").open("w")
-    server = subprocess.Popen(
-        [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
+    command = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
+    server = start_server(command, port, tmp_path_factory.mktemp("moto") / "moto.log")
+    yield f"http://127.0.0.1:{port}"
+    stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def azurite(tmp_path_factory):
+    port = free_port()
+    command = [
+        require_tool("azurite-blob"), "--blobHost", "127.0.0.1", "--blobPort", str(port),
+        "--inMemoryPersistence", "--skipApiVersionCheck", "--disableTelemetry", "--silent",
+    ]  # fmt: skip
+    server = start_server(command, port, tmp_path_factory.mktemp("azurite") / "azurite.log")
+    yield (
+        f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
+        f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
     )
-    endpoint = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=2).close()
-            break
-        except (urllib.error.URLError, ConnectionError):
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                pytest.fail(f"moto S3 server did not start on {endpoint}: see {log.name}")
-            time.sleep(0.2)
-    yield endpoint
-    server.terminate()
-    server.wait(timeout=10)
-    log.close()
+    stop_server(server)
 
 
 def s3_client(endpoint: str):
     import boto3
 
     return boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **{
-        "aws_access_key_id": CREDENTIALS["AWS_ACCESS_KEY_ID"],
-        "aws_secret_access_key": CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+        "aws_access_key_id": S3_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+        "aws_secret_access_key": S3_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
     })  # fmt: skip
+
+
+def set_up_project(project: Path, env: dict[str, str]) -> None:
+    """A fresh project sets up without the remote: the CSV it ships is already there."""
+    require_tool("make")
+    require_tool("uv")
+    git_commit_all(project, "Generated by copier-mlops")
+    run("make", "setup", cwd=project, env=env)
+    git_commit_all(project, "Lock the environment")
+
+
+def round_trip(project, env, *, read_remote, overwrite_remote, checks) -> None:
+    """First push, a clone's pull that `checks` run on, then a damaged remote copy caught."""
+    csv = project / "data" / "golden" / "wine.csv"
+    # The shipped pointer already names the CSV, so `dvc add` changes nothing in git.
+    run("make", "golden-push", cwd=project, env=env)
+    assert run("git", "status", "--porcelain", cwd=project).stdout == ""
+    assert read_remote() == csv.read_bytes()
+
+    # A new clone has neither the CSV nor a cache: `make setup` pulls it, and the
+    # project's own commands verify it against manifest.json when they load it.
+    csv.unlink()
+    shutil.rmtree(project / ".dvc" / "cache")
+    run("make", "setup", cwd=project, env=env)
+    assert hashlib.sha256(csv.read_bytes()).hexdigest() == SHIPPED_SHA256
+    for command in checks:
+        run("uv", "run", *command, cwd=project, env=env)
+
+    # Someone overwrites the object in the remote. DVC does not re-hash what it downloads
+    # (the remote's `verify` is off by default), so the pull succeeds; the manifest check
+    # stops every command that loads the data, names both checksums and says what to do.
+    damaged = csv.read_bytes().replace(b"14.23", b"14.24", 1)
+    overwrite_remote(damaged)
+    csv.unlink()
+    shutil.rmtree(project / ".dvc" / "cache")
+    run("make", "golden-pull", cwd=project, env=env)
+    assert csv.read_bytes() == damaged
+    checked = cli(project, env, "train")
+    assert checked.returncode == 2, checked.stdout + checked.stderr
+    assert f"golden file {csv} has changed" in checked.stderr
+    assert f"expected sha256 {SHIPPED_SHA256}" in checked.stderr
+    assert "the copy in the DVC remote is damaged" in checked.stderr
 
 
 def cli(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -256,8 +338,6 @@ def cli(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedP
 
 @pytest.mark.slow
 def test_s3_push_pull_and_a_corrupted_remote_copy_is_caught(s3_server, tmp_path):
-    require_tool("make")
-    require_tool("uv")
     project = generate(
         tmp_path / "wine-quality",
         golden_data_remote="s3",
@@ -265,50 +345,57 @@ def test_s3_push_pull_and_a_corrupted_remote_copy_is_caught(s3_server, tmp_path)
         golden_data_s3_endpoint=s3_server,
         experiment_tracking="none",
     )
-    git_commit_all(project, "Generated by copier-mlops")
     # Only the test's credentials: no AWS profile of the machine, no DVC analytics.
     isolation = {
         "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
         "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
         "DVC_NO_ANALYTICS": "1",
     }
-    env = uv_env() | CREDENTIALS | isolation
-    csv = project / "data" / "golden" / "wine.csv"
-    cache = project / ".dvc" / "cache"
-
-    # A fresh project sets up without the remote: the CSV is already there.
-    run("make", "setup", cwd=project, env=env)
-    git_commit_all(project, "Lock the environment")
-
-    # First push: the shipped pointer already names the CSV, so `dvc add` changes nothing.
+    env = uv_env() | S3_CREDENTIALS | isolation
+    set_up_project(project, env)
     client = s3_client(s3_server)
     client.create_bucket(Bucket=BUCKET)
-    run("make", "golden-push", cwd=project, env=env)
-    assert run("git", "status", "--porcelain", cwd=project).stdout == ""
-    assert client.get_object(Bucket=BUCKET, Key=OBJECT_KEY)["Body"].read() == csv.read_bytes()
+    round_trip(
+        project,
+        env,
+        read_remote=lambda: client.get_object(Bucket=BUCKET, Key=OBJECT_KEY)["Body"].read(),
+        overwrite_remote=lambda data: client.put_object(Bucket=BUCKET, Key=OBJECT_KEY, Body=data),
+        # golden check retrains and compares with the baseline; the data tests include
+        # the generated test of the DVC-specific missing-file message.
+        checks=[("wine_quality", "golden", "check"), ("pytest", "-q", "tests/test_data.py")],
+    )
 
-    # A new clone has neither the CSV nor a cache: `make setup` pulls it, and the
-    # project's own loader verifies it against manifest.json (golden check retrains).
-    csv.unlink()
-    run("rm", "-rf", str(cache), cwd=project)
-    run("make", "setup", cwd=project, env=env)
-    assert hashlib.sha256(csv.read_bytes()).hexdigest() == SHIPPED_SHA256
-    checked = cli(project, env, "golden", "check")
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    tests = run("uv", "run", "pytest", "-q", "tests/test_data.py", cwd=project, env=env)
-    assert " passed" in tests.stdout
 
-    # Someone overwrites the object in the bucket. DVC does not re-hash what it downloads
-    # (remote `verify` is off by default), so the pull succeeds; the manifest check stops
-    # every command that loads the data, names both checksums and says how to recover.
-    damaged = csv.read_bytes().replace(b"14.23", b"14.24", 1)
-    client.put_object(Bucket=BUCKET, Key=OBJECT_KEY, Body=damaged)
-    csv.unlink()
-    run("rm", "-rf", str(cache), cwd=project)
-    run("make", "golden-pull", cwd=project, env=env)
-    assert csv.read_bytes() == damaged
-    checked = cli(project, env, "train")
-    assert checked.returncode == 2, checked.stdout + checked.stderr
-    assert f"golden file {csv} has changed" in checked.stderr
-    assert f"expected sha256 {SHIPPED_SHA256}" in checked.stderr
-    assert "the copy in the DVC remote is damaged" in checked.stderr
+@pytest.mark.slow
+def test_azure_blob_push_pull_and_a_corrupted_remote_copy_is_caught(azurite, tmp_path):
+    project = generate(
+        tmp_path / "wine-quality",
+        golden_data_remote="azure_blob",
+        golden_data_storage_account=AZURITE_ACCOUNT,
+        golden_data_container=CONTAINER,
+        experiment_tracking="none",
+    )
+    env = uv_env() | {"AZURITE_CONNECTION_STRING": azurite, "DVC_NO_ANALYTICS": "1"}
+    set_up_project(project, env)
+    # The generated .dvc/config names the account; the emulator's endpoint and key go
+    # where a developer's own credentials would, the git-ignored .dvc/config.local.
+    run("uv", "run", "dvc", "remote", "modify", "--local", "golden", "connection_string",
+        azurite, cwd=project, env=env)  # fmt: skip
+
+    def blob(*args: str) -> bytes:
+        command = ["uv", "run", "python", "-c", BLOB_SCRIPT, *args]
+        return run(*command, cwd=project, env=env).stdout.encode()
+
+    def overwrite(data: bytes) -> None:
+        damaged = tmp_path / "damaged.csv"
+        damaged.write_bytes(data)
+        blob("write", CONTAINER, OBJECT_KEY, str(damaged))
+
+    blob("create", CONTAINER)
+    round_trip(
+        project,
+        env,
+        read_remote=lambda: blob("read", CONTAINER, OBJECT_KEY),
+        overwrite_remote=overwrite,
+        checks=[("wine_quality", "train")],
+    )
