@@ -53,6 +53,11 @@ def percent(share: float) -> str:
     return f"{share * 100:g}%"
 
 
+def selector(name: str, **labels: str) -> str:
+    """A PromQL series selector with exact label matchers, e.g. up{job="api"}."""
+    return name + "{" + ",".join(f'{key}="{value}"' for key, value in labels.items()) + "}"
+
+
 def midway(share: float) -> float:
     """A share halfway between a threshold and 1: clearly above the threshold."""
     return (1 + share) / 2
@@ -76,12 +81,11 @@ def alerts(t: Thresholds) -> list[Alert]:
     window = f"[{t.rate_window_minutes}m]"
     minutes = t.rate_window_minutes + t.for_minutes + 5
     ok, server_error, rejected = (
-        f'http_requests_total{{route="/predict",method="POST",status="{status}"}}'
+        selector("http_requests_total", route="/predict", method="POST", status=str(status))
         for status in (200, 500, 422)
     )
-    bucket = 'http_request_duration_seconds_bucket{{route="/predict",le="{}"}}'
     fast, slow, infinite = (
-        bucket.format(bound)
+        selector("http_request_duration_seconds_bucket", route="/predict", le=bound)
         for bound in (
             f"{t.max_p95_latency_seconds / 2:g}",
             f"{t.max_p95_latency_seconds * 2:g}",
@@ -92,14 +96,17 @@ def alerts(t: Thresholds) -> list[Alert]:
     low = "low_confidence_predictions_total"
     drift = 'feature_drift_psi{feature="alcohol"}'
     last = "last_prediction_timestamp_seconds"
-    up = f'up{{job="{JOB}",instance="{JOB}:8000"}}'
+    up = selector("up", job=JOB, instance=f"{JOB}:8000")
+    requests = "http_requests_total"
+    predict_requests = selector(requests, route="/predict")
+    server_errors = requests + '{status=~"5.."}'
     silent = t.max_minutes_without_predictions + 5
     down = t.service_down_minutes + 5
     return [
         Alert(
             name="HighErrorRate",
             expr=(
-                f'sum(rate(http_requests_total{{status=~"5.."}}{window}))'
+                f"sum(rate({server_errors}{window}))"
                 f" / sum(rate(http_requests_total{window})) > {t.max_error_rate:g}"
             ),
             for_minutes=t.for_minutes,
@@ -117,7 +124,7 @@ def alerts(t: Thresholds) -> list[Alert]:
             name="HighPredictionLatency",
             expr=(
                 "histogram_quantile(0.95, sum by (le) (rate("
-                f'http_request_duration_seconds_bucket{{route="/predict"}}{window})))'
+                f"{selector('http_request_duration_seconds_bucket', route='/predict')}{window})))"
                 f" > {t.max_p95_latency_seconds:g}"
             ),
             for_minutes=t.for_minutes,
@@ -141,8 +148,8 @@ def alerts(t: Thresholds) -> list[Alert]:
         Alert(
             name="HighRejectedShare",
             expr=(
-                f'sum(rate(http_requests_total{{route="/predict",status="422"}}{window}))'
-                f' / sum(rate(http_requests_total{{route="/predict"}}{window}))'
+                f"sum(rate({selector(requests, route='/predict', status='422')}{window}))"
+                f" / sum(rate({predict_requests}{window}))"
                 f" > {t.max_rejected_share:g}"
             ),
             for_minutes=t.for_minutes,
@@ -217,7 +224,7 @@ def alerts(t: Thresholds) -> list[Alert]:
         ),
         Alert(
             name="ServiceDown",
-            expr=f'up{{job="{JOB}"}} == 0',
+            expr=f"{selector('up', job=JOB)} == 0",
             for_minutes=t.service_down_minutes,
             severity="critical",
             summary="Prometheus cannot scrape the prediction service",
