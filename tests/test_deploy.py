@@ -215,3 +215,17 @@ def test_gitlab_pipeline_validates(project):
         assert deploys == {"deploy-staging", "deploy-production"}
         assert pipeline["deploy-production"]["rules"][0]["when"] == "manual"
         assert pipeline["deploy-production"]["environment"]["name"] == "production"
+
+
+@pytest.mark.parametrize("remote", ["s3", "azure_blob"])
+def test_cd_fetches_dvc_golden_data_before_building_the_image(tmp_path, remote):
+    project = generate(
+        tmp_path / "p", deploy_target="kubernetes", ci_provider="github", golden_data_remote=remote
+    )
+    cd = yaml.safe_load((project / ".github/workflows/cd.yml").read_text())
+    for name, job in cd["jobs"].items():
+        runs = [step.get("run", "") for step in job["steps"]]
+        pull = next(i for i, command in enumerate(runs) if "make golden-pull" in command)
+        deploy = next(i for i, command in enumerate(runs) if "make deploy" in command)
+        assert pull < deploy, f"{name} deploys before fetching the golden data"
+        assert job["permissions"].get("id-token") == "write"
