@@ -55,7 +55,7 @@ def user_edits(project: Path) -> None:
         features.read_text().replace(
             '    features["log_proline"] = np.log(features["proline"])\n',
             '    features["log_proline"] = np.log(features["proline"])\n'
-            '    features["ash_alcalinity"] = features["alcalinity_of_ash"] / features["ash"]\n',
+            '    features["ash_alcalinity"] = features["alcalinity_of_ash"] * features["ash"]\n',
         )
     )
     params = project / "params.yml"
