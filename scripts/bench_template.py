@@ -25,7 +25,7 @@ from pathlib import Path
 from copier import run_copy, run_update
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.conftest import pairwise_answers
+from scripts.combinations import file_count, largest_answers
 from tests.helpers import ROOT, generate, git_commit_all, release, release_repo
 
 PERFORMANCE = ROOT / "docs" / "performance.md"
@@ -43,10 +43,6 @@ def timed(action: Callable[[], object], repeat: int) -> float:
     return statistics.median(samples)
 
 
-def file_count(project: Path) -> int:
-    return sum(1 for path in project.rglob("*") if path.is_file() and ".git" not in path.parts)
-
-
 def trivial_template(destination: Path, files: int) -> Path:
     """A template of `files` plain files, one variable each, in a git repo like ours."""
     (destination / "template").mkdir(parents=True)
@@ -58,15 +54,6 @@ def trivial_template(destination: Path, files: int) -> Path:
     )
     git_commit_all(destination, "trivial")
     return destination
-
-
-def largest_answers() -> dict[str, str]:
-    with tempfile.TemporaryDirectory() as scratch:
-        sizes = [
-            (file_count(generate(Path(scratch) / str(index), **answers)), index)
-            for index, answers in enumerate(pairwise_answers())
-        ]
-    return pairwise_answers()[max(sizes)[1]]
 
 
 def sh(command: str, cwd: Path) -> None:

@@ -1,8 +1,11 @@
 """The documentation keeps up with copier.yml: every question and every choice."""
 
 import re
+import subprocess
+import sys
 
 import pytest
+import yaml
 
 from tests.helpers import QUESTIONS, ROOT, choices
 
@@ -35,3 +38,20 @@ def test_relative_links_resolve():
     for page in DOCS.rglob("*.md"):
         for target in re.findall(r"\]\(([^)#:]+\.md)(?:#[^)]*)?\)", page.read_text()):
             assert (page.parent / target).is_file(), f"{page.relative_to(ROOT)} -> {target}"
+
+
+def test_examples_page_is_up_to_date():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "examples.py"), "--check"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_home_page_links_every_nav_page():
+    config = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=yaml.BaseLoader)
+    pages = set(re.findall(r"[\w/.-]+\.md", str(config["nav"]))) - {"index.md"}
+    # Each decision record is linked from decisions/index.md, which the home page links.
+    pages = {page for page in pages if not re.fullmatch(r"decisions/\d{4}-.*", page)}
+    linked = set(re.findall(r"\]\(([^)#]+\.md)", (DOCS / "index.md").read_text()))
+    assert pages - linked == set(), "docs/index.md does not link these nav pages"
