@@ -194,6 +194,20 @@ def test_prometheus_rules_pass_promtool(kubernetes_project, tmp_path):
         run(promtool, "check", "rules", str(rules), cwd=tmp_path)
 
 
+def test_model_alerts_reach_the_cluster_as_the_generated_rules(kubernetes_project, tmp_path):
+    """The base's PrometheusRule carries exactly the groups of monitoring/prometheus/alerts.yml."""
+    manifest = yaml.safe_load(
+        (kubernetes_project / "deploy/kubernetes/base/prometheusrule-model.yaml").read_text()
+    )
+    rules = yaml.safe_load((kubernetes_project / "monitoring/prometheus/alerts.yml").read_text())
+    assert manifest["kind"] == "PrometheusRule"
+    assert manifest["spec"]["groups"] == rules["groups"]
+    promtool = require_tool("promtool")
+    groups = tmp_path / "model.yml"
+    groups.write_text(yaml.safe_dump({"groups": manifest["spec"]["groups"]}))
+    run(promtool, "check", "rules", str(groups), cwd=tmp_path)
+
+
 # --- GitLab -------------------------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ DEPLOY_FILES = {
             f"{KUBERNETES}/base/{name}.yaml"
             for name in (
                 "kustomization", "deployment", "service", "hpa", "pdb", "pvc", "cronjob-train",
-                "servicemonitor",
+                "servicemonitor", "prometheusrule-model",
             )
         ),
         *(

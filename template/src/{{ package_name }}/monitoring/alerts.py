@@ -1,7 +1,9 @@
 """Prometheus alert rules and their promtool unit tests, generated from thresholds.yml.
 
-`make monitoring-rules` writes both files into monitoring/prometheus/; a test fails
-while the committed files differ from what the thresholds give. Every alert gets two
+`make monitoring-rules` writes both files into monitoring/prometheus/ and, in a project
+with deploy/kubernetes/base/, the same rule groups as a PrometheusRule for the cluster's
+Prometheus Operator; a test fails while the committed files differ from what the
+thresholds give. Every alert gets two
 unit tests: series that cross its threshold (it fires) and series that stay on the good
 side (it stays quiet).
 """
@@ -15,8 +17,15 @@ from .thresholds import Thresholds
 
 RULES_FILE = "alerts.yml"
 TESTS_FILE = "alerts.test.yml"
-# Scrape job of the service in monitoring/prometheus/prometheus.yml.
+# The cluster's copy of the rules, next to the ServiceMonitor, relative to the project.
+KUBERNETES_BASE = Path("deploy/kubernetes/base")
+KUBERNETES_RULES_FILE = "prometheusrule-model.yaml"
+# Scrape job of the service: the job in monitoring/prometheus/prometheus.yml and, in the
+# cluster, the name of the Service the ServiceMonitor selects (the operator's job label).
 JOB = "api"
+# Staging and production may share the cluster's Prometheus: every ratio and aggregate is
+# taken per namespace (compose series have none, which groups them all together).
+PER = "namespace"
 HEADER = (
     "# Generated from monitoring/thresholds.yml by `make monitoring-rules`.\n"
     "# Edit the thresholds and regenerate; edits made here are overwritten.\n"
@@ -81,33 +90,37 @@ def alerts(t: Thresholds) -> list[Alert]:
     window = f"[{t.rate_window_minutes}m]"
     minutes = t.rate_window_minutes + t.for_minutes + 5
     ok, server_error, rejected = (
-        selector("http_requests_total", route="/predict", method="POST", status=str(status))
+        selector(
+            "http_requests_total", job=JOB, route="/predict", method="POST", status=str(status)
+        )
         for status in (200, 500, 422)
     )
     fast, slow, infinite = (
-        selector("http_request_duration_seconds_bucket", route="/predict", le=bound)
+        selector("http_request_duration_seconds_bucket", job=JOB, route="/predict", le=bound)
         for bound in (
             f"{t.max_p95_latency_seconds / 2:g}",
             f"{t.max_p95_latency_seconds * 2:g}",
             "+Inf",
         )
     )
-    predictions = 'predictions_total{predicted_class="class_0"}'
-    low = "low_confidence_predictions_total"
-    drift = 'feature_drift_psi{feature="alcohol"}'
-    last = "last_prediction_timestamp_seconds"
+    predictions = selector("predictions_total", job=JOB, predicted_class="class_0")
+    low = selector("low_confidence_predictions_total", job=JOB)
+    drift = selector("feature_drift_psi", job=JOB, feature="alcohol")
+    last = selector("last_prediction_timestamp_seconds", job=JOB)
     up = selector("up", job=JOB, instance=f"{JOB}:8000")
     requests = "http_requests_total"
-    predict_requests = selector(requests, route="/predict")
-    server_errors = requests + '{status=~"5.."}'
+    all_requests = selector(requests, job=JOB)
+    predict_requests = selector(requests, job=JOB, route="/predict")
+    server_errors = all_requests[:-1] + ',status=~"5.."}'
+    total = f"sum by ({PER}) (rate("
     silent = t.max_minutes_without_predictions + 5
     down = t.service_down_minutes + 5
     return [
         Alert(
             name="HighErrorRate",
             expr=(
-                f"sum(rate({server_errors}{window}))"
-                f" / sum(rate(http_requests_total{window})) > {t.max_error_rate:g}"
+                f"{total}{server_errors}{window}))"
+                f" / {total}{all_requests}{window})) > {t.max_error_rate:g}"
             ),
             for_minutes=t.for_minutes,
             severity="critical",
@@ -123,8 +136,9 @@ def alerts(t: Thresholds) -> list[Alert]:
         Alert(
             name="HighPredictionLatency",
             expr=(
-                "histogram_quantile(0.95, sum by (le) (rate("
-                f"{selector('http_request_duration_seconds_bucket', route='/predict')}{window})))"
+                f"histogram_quantile(0.95, sum by ({PER}, le) (rate("
+                f"{selector('http_request_duration_seconds_bucket', job=JOB, route='/predict')}"
+                f"{window})))"
                 f" > {t.max_p95_latency_seconds:g}"
             ),
             for_minutes=t.for_minutes,
@@ -148,8 +162,8 @@ def alerts(t: Thresholds) -> list[Alert]:
         Alert(
             name="HighRejectedShare",
             expr=(
-                f"sum(rate({selector(requests, route='/predict', status='422')}{window}))"
-                f" / sum(rate({predict_requests}{window}))"
+                f"{total}{selector(requests, job=JOB, route='/predict', status='422')}{window}))"
+                f" / {total}{predict_requests}{window}))"
                 f" > {t.max_rejected_share:g}"
             ),
             for_minutes=t.for_minutes,
@@ -169,7 +183,8 @@ def alerts(t: Thresholds) -> list[Alert]:
         Alert(
             name="LowConfidencePredictions",
             expr=(
-                f"sum(rate({low}{window})) / sum(rate(predictions_total{window}))"
+                f"{total}{low}{window}))"
+                f" / {total}{selector('predictions_total', job=JOB)}{window}))"
                 f" > {t.max_low_confidence_share:g}"
             ),
             for_minutes=t.for_minutes,
@@ -194,7 +209,10 @@ def alerts(t: Thresholds) -> list[Alert]:
         ),
         Alert(
             name="FeatureDrift",
-            expr=f"max by (feature) (feature_drift_psi) > {t.max_drift_psi:g}",
+            expr=(
+                f"max by ({PER}, feature) ({selector('feature_drift_psi', job=JOB)})"
+                f" > {t.max_drift_psi:g}"
+            ),
             for_minutes=t.for_minutes,
             severity="warning",
             summary=f"A feature drifted from the golden data (PSI above {t.max_drift_psi:g})",
@@ -210,7 +228,7 @@ def alerts(t: Thresholds) -> list[Alert]:
         ),
         Alert(
             name="NoPredictions",
-            expr=(f"time() - max({last}) > {t.max_minutes_without_predictions * 60}"),
+            expr=f"time() - max by ({PER}) ({last}) > {t.max_minutes_without_predictions * 60}",
             for_minutes=0,
             severity="warning",
             summary=f"No prediction served for {t.max_minutes_without_predictions} minutes",
@@ -271,28 +289,54 @@ def tests_document(t: Thresholds) -> dict:
     return {"rule_files": [RULES_FILE], "evaluation_interval": "1m", "tests": tests}
 
 
+def prometheus_rule_document(t: Thresholds) -> dict:
+    """The rule groups of alerts.yml as a Prometheus Operator PrometheusRule."""
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PrometheusRule",
+        "metadata": {"name": "model"},
+        "spec": rules_document(t),
+    }
+
+
 def render(document: dict) -> str:
     return HEADER + yaml.safe_dump(document, sort_keys=False, width=100, allow_unicode=True)
 
 
-def expected_files(t: Thresholds) -> dict[str, str]:
-    """The text each generated file must have, by file name."""
-    return {RULES_FILE: render(rules_document(t)), TESTS_FILE: render(tests_document(t))}
+def project_root(directory: Path) -> Path:
+    """The project holding a rules directory (monitoring/prometheus)."""
+    return directory.parent.parent
+
+
+def expected_files(t: Thresholds, directory: Path) -> dict[Path, str]:
+    """The text each generated file must have, by path, for the rules in `directory`.
+
+    The PrometheusRule is expected only where the project has a kustomize base.
+    """
+    files = {
+        directory / RULES_FILE: render(rules_document(t)),
+        directory / TESTS_FILE: render(tests_document(t)),
+    }
+    base = project_root(directory) / KUBERNETES_BASE
+    if base.is_dir():
+        files[base / KUBERNETES_RULES_FILE] = render(prometheus_rule_document(t))
+    return files
 
 
 def stale_files(t: Thresholds, directory: Path) -> list[str]:
-    """Names of the generated files that are missing or differ from the thresholds."""
+    """The generated files (relative to the project) missing or differing from the thresholds."""
+    root = project_root(directory)
     return [
-        name
-        for name, text in expected_files(t).items()
-        if not (directory / name).is_file() or (directory / name).read_text() != text
+        str(path.relative_to(root))
+        for path, text in expected_files(t, directory).items()
+        if not path.is_file() or path.read_text() != text
     ]
 
 
 def write(t: Thresholds, directory: Path) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for name, text in expected_files(t).items():
-        (directory / name).write_text(text)
-        paths.append(directory / name)
+    for path, text in expected_files(t, directory).items():
+        path.write_text(text)
+        paths.append(path)
     return paths
