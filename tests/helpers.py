@@ -1,8 +1,12 @@
 """One way to generate a project in every test: real copier, no --trust, HEAD of this repo."""
 
+import json
 import os
 import shutil
+import socket
 import subprocess
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -129,3 +133,29 @@ def release(repo: Path, version: str, edits: dict[str, str]) -> None:
         path.write_text(path.read_text() + text)
     git_commit_all(repo, f"copier-mlops {version}")
     run("git", "tag", f"v{version}", cwd=repo)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def call(url: str, body: dict | None = None) -> tuple[int, dict]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def stop(process: subprocess.Popen, timeout: float = 15) -> None:
+    """Stop a server started by a test: terminate, then kill if it does not exit."""
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)

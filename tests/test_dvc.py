@@ -23,8 +23,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import TEMPLATE, generate, git_commit_all, require_tool, run, uv_env
-from tests.test_e2e import free_port
+from tests.helpers import (
+    TEMPLATE,
+    free_port,
+    generate,
+    git_commit_all,
+    require_tool,
+    run,
+    stop,
+    uv_env,
+)
 
 BIN = Path(sys.executable).parent
 GOLDEN_CSV = TEMPLATE / "data" / "golden" / "wine.csv"
@@ -240,22 +248,13 @@ def start_server(command: list[str], port: int, log: Path) -> subprocess.Popen:
             time.sleep(0.2)
 
 
-def stop_server(server: subprocess.Popen) -> None:
-    server.terminate()
-    try:
-        server.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.kill()
-        server.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def s3_server(tmp_path_factory):
     port = free_port()
     command = [str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
     server = start_server(command, port, tmp_path_factory.mktemp("moto") / "moto.log")
     yield f"http://127.0.0.1:{port}"
-    stop_server(server)
+    stop(server)
 
 
 @pytest.fixture(scope="module")
@@ -270,7 +269,7 @@ def azurite(tmp_path_factory):
         f"DefaultEndpointsProtocol=http;AccountName={AZURITE_ACCOUNT};AccountKey={AZURITE_KEY};"
         f"BlobEndpoint=http://127.0.0.1:{port}/{AZURITE_ACCOUNT};"
     )
-    stop_server(server)
+    stop(server)
 
 
 def s3_client(endpoint: str):

@@ -4,7 +4,6 @@ exactly as a user would, through their Makefile and CLI."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import time
 import urllib.error
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import generate, git_commit_all, require_tool, run, uv_env
+from tests.helpers import call, free_port, generate, git_commit_all, require_tool, run, uv_env
 
 pytestmark = pytest.mark.slow
 
@@ -59,22 +58,6 @@ def test_default_project_trains_evaluates_and_predicts(default_project):
     assert "### Golden check passed" in summary.read_text()
     status = run("git", "status", "--porcelain", cwd=project).stdout
     assert status.strip() == "?? summary.md", "pipeline outputs must be git-ignored"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def call(url: str, body: dict | None = None) -> tuple[int, dict]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"content-type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
 
 
 def test_default_project_serves_predictions(default_project):

@@ -19,8 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import generate, require_tool, run, uv_env
-from tests.test_e2e import call, free_port
+from tests.helpers import call, free_port, generate, require_tool, run, stop, uv_env
 
 BIN = Path(sys.executable).parent
 PACKAGE = "wine_quality"
@@ -168,15 +167,6 @@ def start(command: list[str], cwd: Path, env: dict[str, str], log: Path) -> subp
     handle = log.open("w")
     return subprocess.Popen(command, cwd=cwd, env={**os.environ, **env}, stdout=handle,
                             stderr=subprocess.STDOUT)  # fmt: skip
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait(timeout=5)
 
 
 @pytest.mark.slow
