@@ -3,7 +3,7 @@
     python3 -m uv run scripts/bench_monitoring.py [--requests 400] [--rounds 5] [--write]
 
 1. Request throughput of the generated service (POST /predict, one record, in process
-   through httpx's ASGI transport, so the network stack does not hide the cost) with the
+   through httpx2's ASGI transport, so the network stack does not hide the cost) with the
    monitoring as generated, without the metrics middleware, and without any monitoring
    (no middleware, no prediction metrics, no drift window). Variants alternate within
    each round; the medians are compared.
@@ -31,7 +31,7 @@ ENV = {**os.environ, "VIRTUAL_ENV": "", "PYTHONDONTWRITEBYTECODE": ""}
 # Runs inside the generated project's environment; prints one JSON object.
 INNER = r"""
 import asyncio, json, statistics, sys, time
-import httpx, numpy as np, pandas as pd
+import httpx2 as httpx, numpy as np, pandas as pd
 from wine_quality import serve
 from wine_quality.data import validate
 from wine_quality.monitoring import metrics
