@@ -78,7 +78,10 @@ class DriftWindow:
         self.lock = threading.Lock()
 
     def add(self, frame: pd.DataFrame) -> None:
-        values = frame[list(FEATURE_NAMES)].to_numpy(dtype=float)[-len(self.rows) :]
+        # The service's validated frames hold exactly the features, in order: use them as
+        # they are (selecting columns costs more than the whole window update).
+        features = frame if tuple(frame.columns) == FEATURE_NAMES else frame[list(FEATURE_NAMES)]
+        values = features.to_numpy(dtype=float)[-len(self.rows) :]
         with self.lock:
             slots = (self.position + np.arange(len(values))) % len(self.rows)
             self.rows[slots] = values
