@@ -342,8 +342,8 @@ def check_artefact(settings: Settings) -> Comparison:
     )
 
 
-# Paths, relative to the project root, whose uncommitted edits block `golden update`.
 def guarded_paths(settings: Settings) -> list[Path]:
+    """Model code, parameters and golden data: uncommitted edits to them block an update."""
     return [PACKAGE_DIR / name for name in MODEL_CODE] + [
         settings.golden_dir,
         settings.params_file,
