@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
+from .log import logger
 from .monitoring.metrics import count_schema_failures
 from .schema import inference_schema, training_schema
 
@@ -87,8 +88,17 @@ def validate(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
     try:
         return schema.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
-        count_schema_failures(schema.name, errors.failure_cases)
-        raise DataError(describe_failures(schema.name, errors.failure_cases)) from errors
+        failures = errors.failure_cases
+        count_schema_failures(schema.name, failures)
+        logger.warning(
+            "sanity_check_failed",
+            schema=schema.name,
+            failures=len(failures),
+            checks=sorted(failures["check"].astype(str).unique()),
+            columns=sorted(failures["column"].dropna().astype(str).unique()),
+            rows=sorted({int(index) for index in failures["index"].dropna()})[:20],
+        )
+        raise DataError(describe_failures(schema.name, failures)) from errors
 
 
 def describe_failures(schema_name: str, failures: pd.DataFrame, limit: int = 10) -> str:
