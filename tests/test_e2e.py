@@ -102,6 +102,34 @@ def test_default_project_serves_predictions(default_project):
     assert '"event": "request"' in output or "request" in output
 
 
+def golden_check(project: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        ["uv", "run", "wine_quality", "golden", "check"],
+        cwd=project, env={**os.environ, **env}, capture_output=True, text=True,
+    )  # fmt: skip
+
+
+def test_golden_check_names_changed_model_code(tmp_path):
+    project = generate(tmp_path / "wine-quality")
+    env = set_up(project)
+    features = project / "src/wine_quality/features.py"
+    features.write_text(
+        features.read_text().replace(
+            'np.log(features["proline"])', 'np.log(features["proline"] * features["hue"])'
+        )
+    )
+    check = golden_check(project, env)
+    assert check.returncode == 1
+    assert "inputs changed: code: features.py" in check.stdout
+    assert "MOVED" in check.stdout
+    tests = subprocess.run(
+        ["uv", "run", "pytest", "-q", "tests/golden"],
+        cwd=project, env={**os.environ, **env}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert tests.returncode == 1
+    assert "Results moved because inputs changed: code: features.py" in tests.stdout
+
+
 def test_golden_update_round_trip(tmp_path):
     project = generate(tmp_path / "wine-quality")
     env = set_up(project)
@@ -117,10 +145,7 @@ def test_golden_update_round_trip(tmp_path):
     assert "params.yml" in refused.stderr
 
     git_commit_all(project, "Stronger regularisation")
-    check = subprocess.run(
-        ["uv", "run", "wine_quality", "golden", "check"],
-        cwd=project, env={**os.environ, **env}, capture_output=True, text=True,
-    )  # fmt: skip
+    check = golden_check(project, env)
     assert check.returncode == 1
     assert "inputs changed: params" in check.stdout
     assert "log_loss" in check.stdout
