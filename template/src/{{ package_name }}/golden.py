@@ -379,11 +379,9 @@ def unrecorded_dvc_files(paths: list[Path]) -> list[str]:
 
 
 def md5_of(path: Path) -> str:
-    digest = hashlib.md5(usedforsecurity=False)
+    """The md5 DVC records for a file (an identifier there, not a security measure)."""
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
 
 
 @dataclass
