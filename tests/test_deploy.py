@@ -2,9 +2,12 @@
 compute answer, checked with the tools that run them (hadolint, check-jsonschema, zizmor,
 kustomize, kubernetes-validate, promtool, an HCL parser)."""
 
+import contextlib
+import fcntl
 import itertools
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -26,23 +29,39 @@ IDS = ["-".join(combo) for combo in COMBOS]
 BAKED = {"docker_swarm", "aws", "azure", "huggingface"}
 
 
-@pytest.fixture(scope="module")
-def render(tmp_path_factory):
-    """Render each combination once per module (and worker); MLflow on every other one."""
-    cache: dict[tuple[str, ...], Path] = {}
+@contextlib.contextmanager
+def locked(path: Path):
+    """An exclusive lock on `path` across pytest-xdist workers."""
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def render(tmp_path_factory, worker_id):
+    """Render each combination once for the whole run, shared by the xdist workers (each
+    would otherwise render every combination it meets); MLflow on every other one.
+    Tests read the rendered projects and write only to copies."""
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if worker_id != "master" else base) / "deploy-renders"
+    root.mkdir(exist_ok=True)
 
     def rendered(target: str, ci: str, compute: str = "cpu") -> Path:
         key = (target, ci, compute)
-        if key not in cache:
-            tracking = ("mlflow", "none")[COMBOS.index(key) % 2]
-            cache[key] = generate(
-                tmp_path_factory.mktemp("-".join(key)),
-                deploy_target=target,
-                ci_provider=ci,
-                compute=compute,
-                experiment_tracking=tracking,
-            )
-        return cache[key]
+        destination = root / "-".join(key)
+        with locked(root / f"{destination.name}.lock"):
+            if not (destination / ".copier-answers.yml").exists():
+                generate(
+                    destination,
+                    deploy_target=target,
+                    ci_provider=ci,
+                    compute=compute,
+                    experiment_tracking=("mlflow", "none")[COMBOS.index(key) % 2],
+                )
+        return destination
 
     return rendered
 
@@ -338,16 +357,14 @@ def test_space_card_declares_a_docker_space_on_the_served_port(space_project):
     assert card["license"] == "other"
 
 
-def test_make_space_assembles_everything_the_dockerfile_copies(space_project):
+def test_make_space_assembles_everything_the_dockerfile_copies(space_project, tmp_path):
     """`make space` gathers what the Space's image build reads (Hugging Face builds the
     Dockerfile from the Space's repository, so a missing file fails there, not here)."""
     make = require_tool("make")
-    (space_project / "uv.lock").write_text("version = 1\n")  # `make setup` writes the real one
-    try:
-        subprocess.run([make, "space"], cwd=space_project, check=True, capture_output=True)
-    finally:
-        (space_project / "uv.lock").unlink()
-    space = space_project / "build/space"
+    project = shutil.copytree(space_project, tmp_path / "project")
+    (project / "uv.lock").write_text("version = 1\n")  # `make setup` writes the real one
+    subprocess.run([make, "space"], cwd=project, check=True, capture_output=True)
+    space = project / "build/space"
     dockerfile = (space / "Dockerfile").read_text()
     copied = re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile, re.MULTILINE)
     sources = {source for line in copied for source in line.split()}
@@ -502,35 +519,41 @@ def test_cloud_gpu_capacity_follows_the_compute_answer(project):
         assert ('workload_profile_name        = "gpu"' in text) == gpu
 
 
-@pytest.mark.parametrize(
-    ("target", "compute"),
-    list(itertools.product(CLOUDS, choices("compute"))),
-    ids=lambda value: value,
-)
-def test_checkov_finds_no_failed_check(render, target, compute, tmp_path):
-    """checkov, once per cloud target and compute answer (its ~20 s per run would not fit
-    the fast tier for every CI provider; GitHub's files include the CI identity)."""
-    directory = render(target, "github", compute) / "deploy" / target
+def test_checkov_finds_no_failed_check(render, tmp_path):
+    """checkov on the Terraform of every cloud target x compute answer, in one run (its
+    start-up dominates: ~8 s of ~10 s a run). GitHub's files include the CI identity."""
+    directories = [
+        render(target, "github", compute) / "deploy" / target
+        for target, compute in itertools.product(CLOUDS, choices("compute"))
+    ]
     report = tmp_path / "checkov"
+    arguments = [arg for directory in directories for arg in ("--directory", str(directory))]
     completed = subprocess.run(
         [
-            str(BIN / "checkov"), "--directory", str(directory), "--framework", "terraform",
-            "--skip-download", "--quiet", "--compact", "--output", "json",
-            "--output-file-path", str(report),
+            str(BIN / "checkov"), *arguments, "--framework", "terraform", "--skip-download",
+            "--quiet", "--compact", "--output", "json", "--output-file-path", str(report),
         ],
-        capture_output=True, text=True, check=False, timeout=300,
+        capture_output=True, text=True, check=False, timeout=600,
     )  # fmt: skip
-    results = json.loads((report / "results_json.json").read_text())["results"]
-    failed = [f"{c['check_id']} {c['resource']}" for c in results["failed_checks"]]
+    results = json.loads((report / "results_json.json").read_text())
+    failed = [
+        f"{check['check_id']} {check['resource']} ({check['file_abs_path']})"
+        for check in results["results"]["failed_checks"]
+    ]
     assert not failed
     assert completed.returncode == 0, completed.stderr[-3000:]
-    summary = json.loads((report / "results_json.json").read_text())["summary"]
-    assert summary["passed"] > 0, "checkov checked nothing"
-    assert summary["parsing_errors"] == 0
-    for path in directory.glob("*.tf"):
-        for skip in re.findall(r"#checkov:skip=.*", path.read_text()):
+    assert results["summary"]["parsing_errors"] == 0
+    assert results["summary"]["passed"] > 0, "checkov checked nothing"
+    for directory in directories:
+        skips = [
+            (path.name, skip)
+            for path in directory.glob("*.tf")
+            for skip in re.findall(r"#checkov:skip=.*", path.read_text())
+        ]
+        assert skips, f"{directory}: no skip at all is suspicious; did the comments go?"
+        for name, skip in skips:
             assert re.fullmatch(r"#checkov:skip=CKV2?_[A-Z]+_\d+:\S.{15,}", skip), (
-                f"{path.name}: a skip needs a reason: {skip}"
+                f"{name}: a skip needs a reason: {skip}"
             )
 
 
