@@ -1,13 +1,16 @@
 """Update tier: real git history, real copier. A project copied at an older template
 release, edited as a team would, is updated without losing any of its work."""
 
+import os
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 from copier import run_copy, run_update
 
-from tests.helpers import ROOT, git_commit_all, release, release_repo, run, uv_env
+from tests.helpers import ROOT, generate, git_commit_all, release, release_repo, run, uv_env
 
 PACKAGE = "wine_quality"
 
@@ -194,3 +197,54 @@ def test_update_from_each_previous_release_keeps_user_edits(tag, tmp_path):
     assert "C: 0.5" in (project / "params.yml").read_text()
     assert "## Our notes" in (project / "README.md").read_text()
     assert '"tabulate>=0.9"' in (project / "pyproject.toml").read_text()
+
+
+# --- the scheduled template-update jobs ----------------------------------------------------
+
+FAKE_UVX = """#!/bin/sh
+# Stands in for `uvx --from copier copier ...`: records its arguments; an update across a
+# migration fails without --trust, as copier does.
+echo "$@" >> "$UVX_CALLS"
+case "$*" in
+  *"copier update"*"--trust"*) exit 0 ;;
+  *"copier update"*) echo "Template uses potentially unsafe feature: migrations." >&2; exit 1 ;;
+esac
+"""
+
+
+def update_script(project: Path, ci_provider: str) -> tuple[str, str]:
+    """The shell of the job step that runs `copier update`, and the shell that runs it."""
+    if ci_provider == "github":
+        workflow = yaml.safe_load((project / ".github/workflows/template-update.yml").read_text())
+        steps = workflow["jobs"]["update"]["steps"]
+        (step,) = [step for step in steps if step.get("name") == "Update the project"]
+        assert step["env"] == {"TEMPLATE_UPDATE_TRUST": "${{ vars.TEMPLATE_UPDATE_TRUST }}"}
+        return step["run"], "bash"
+    job = yaml.safe_load((project / ".gitlab-ci.yml").read_text())["template-update"]
+    (script,) = [line for line in job["script"] if "copier update" in line]
+    return script, "sh"
+
+
+@pytest.mark.parametrize("ci_provider", ["github", "gitlab"])
+def test_scheduled_update_passes_trust_only_when_the_repository_allows_it(ci_provider, tmp_path):
+    project = generate(tmp_path / "project", ci_provider=ci_provider)
+    script, shell = update_script(project, ci_provider)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uvx").write_text(FAKE_UVX)
+    (bin_dir / "uvx").chmod(0o755)
+    git_commit_all(project, "Generated")
+    for trust, succeeds in (("true", True), ("", False), ("yes", False)):
+        calls = tmp_path / f"calls-{trust or 'unset'}"
+        env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "UVX_CALLS": str(calls),
+               "TEMPLATE_UPDATE_TRUST": trust, "RUNNER_TEMP": str(tmp_path),
+               "GITHUB_OUTPUT": str(tmp_path / "output")}  # fmt: skip
+        result = subprocess.run([shell, "-e", "-c", script], cwd=project, env=env,
+                                capture_output=True, text=True, check=False)  # fmt: skip
+        assert (result.returncode == 0) is succeeds, result.stdout + result.stderr
+        (call,) = calls.read_text().splitlines()
+        assert ("--trust" in call.split()) is succeeds, call
+        if not succeeds:
+            assert "TEMPLATE_UPDATE_TRUST to true" in result.stdout
+            assert "uvx copier update --trust --defaults" in result.stdout
+        assert run("git", "status", "--porcelain", cwd=project).stdout == ""
