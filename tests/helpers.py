@@ -1,10 +1,13 @@
 """One way to generate a project in every test: real copier, no --trust, HEAD of this repo."""
 
+import importlib
+import importlib.util
 import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -152,6 +155,27 @@ def release(repo: Path, version: str, edits: dict[str, str]) -> None:
         path.write_text(path.read_text() + text)
     git_commit_all(repo, f"copier-mlops {version}")
     run("git", "tag", f"v{version}", cwd=repo)
+
+
+def alert_generator(project: Path, package: str):
+    """A generated project's own monitoring.alerts and monitoring.thresholds modules (what
+    its `make monitoring-rules` runs), imported from its source without installing the
+    project: they need only pydantic and PyYAML, which Copier brings."""
+    directory = project / "src" / package / "monitoring"
+    name = f"generated_{package}_monitoring"
+    spec = importlib.util.spec_from_file_location(
+        name, directory / "__init__.py", submodule_search_locations=[str(directory)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        alerts = importlib.import_module(f"{name}.alerts")
+        thresholds = importlib.import_module(f"{name}.thresholds")
+    finally:
+        for loaded in [key for key in sys.modules if key.startswith(name)]:
+            del sys.modules[loaded]
+    return alerts, thresholds
 
 
 def free_port() -> int:

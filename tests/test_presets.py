@@ -2,8 +2,6 @@
 thresholds included, and the alert rules a project is generated with are exactly what
 its own generator writes from those thresholds."""
 
-import importlib
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -12,7 +10,7 @@ import pytest
 import yaml
 from copier import run_copy
 
-from tests.helpers import DEFAULT_NAME, ROOT, generate
+from tests.helpers import DEFAULT_NAME, ROOT, alert_generator, generate
 
 PRESET = ROOT / "presets" / "example.yml"
 PACKAGE = "churn_model"
@@ -63,26 +61,6 @@ def test_preset_thresholds_replace_the_defaults_and_the_rest_stay(preset_project
     assert "thresholds" not in (preset_project / ".copier-answers.yml").read_text()
 
 
-def project_monitoring(project: Path, package: str):
-    """The project's own monitoring.alerts and monitoring.thresholds modules, imported from
-    its source without installing it (they need only pydantic and PyYAML)."""
-    directory = project / "src" / package / "monitoring"
-    name = f"generated_{package}_monitoring"
-    spec = importlib.util.spec_from_file_location(
-        name, directory / "__init__.py", submodule_search_locations=[str(directory)]
-    )
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    try:
-        spec.loader.exec_module(module)
-        return importlib.import_module(f"{name}.alerts"), importlib.import_module(
-            f"{name}.thresholds"
-        )
-    finally:
-        for loaded in [key for key in sys.modules if key.startswith(name)]:
-            del sys.modules[loaded]
-
-
 @pytest.mark.parametrize("variant", ["preset-kubernetes", "defaults-local"])
 def test_generated_alert_rules_are_what_the_project_writes_from_its_thresholds(
     variant, preset_project, default_project
@@ -93,7 +71,7 @@ def test_generated_alert_rules_are_what_the_project_writes_from_its_thresholds(
         project, package = preset_project, PACKAGE
     else:
         project, package = default_project, "wine_quality"
-    alerts, thresholds = project_monitoring(project, package)
+    alerts, thresholds = alert_generator(project, package)
     limits = thresholds.Thresholds.load(project / "monitoring/thresholds.yml")
     expected = alerts.expected_files(limits, project / "monitoring/prometheus")
     relative = sorted(str(path.relative_to(project)) for path in expected)
