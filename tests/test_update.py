@@ -29,6 +29,7 @@ from tests.helpers import (
     publish,
     release,
     release_repo,
+    require_tool,
     run,
     uv_env,
 )
@@ -104,6 +105,13 @@ def model_card() -> str:
     """One line for the team's model registry."""
     return "wine cultivar classifier; the seed in params.yml is the team's"
 '''
+# The extension points of docs/ownership.md: files of the team's own beside template-owned ones.
+TEAM_MAKE = "report-to-cellar: ## Mail the monitoring report to the cellar team\n\t@echo sent\n"
+TEAM_COMPOSE = """services:
+  notebook:
+    image: quay.io/jupyter/minimal-notebook:2025-06-02
+    profiles: [notebook]
+"""
 TEAM_NOTES = "## Our notes\n\nThe cellar team owns the golden data; ask them before a refresh.\n"
 
 
@@ -116,7 +124,8 @@ def edit(path: Path, pattern: str, replacement: str) -> None:
 
 def user_edits(project: Path, lock: bool = False) -> None:
     """Model code, a new feature and its test, a parameter, a tuned threshold with its
-    regenerated alert rules, a dependency, README notes; committed."""
+    regenerated alert rules, a dependency, README notes, a Make target and a compose
+    service of its own; committed."""
     package = project / "src" / PACKAGE
     (package / "model.py").write_text((package / "model.py").read_text() + TEAM_MODEL_CODE)
     (package / "features.py").write_text((package / "features.py").read_text() + TEAM_FEATURE)
@@ -127,6 +136,8 @@ def user_edits(project: Path, lock: bool = False) -> None:
     limits = thresholds.Thresholds.load(project / "monitoring/thresholds.yml")
     alerts.write(limits, project / "monitoring/prometheus")  # what `make monitoring-rules` does
     edit(project / "README.md", r"\A(# .*\n)", rf"\1\n{TEAM_NOTES}")
+    (project / "local.mk").write_text(TEAM_MAKE)
+    (project / "compose.override.yaml").write_text(TEAM_COMPOSE)
     add = ["uv", "add", "--quiet", "tabulate>=0.9"] + ([] if lock else ["--frozen"])
     run(*add, cwd=project, env=uv_env())
     git_commit_all(project, "Team edits")
@@ -141,6 +152,8 @@ def assert_user_edits_kept(project: Path) -> None:
     assert "max_error_rate: 0.02" in (project / "monitoring/thresholds.yml").read_text()
     assert TEAM_NOTES in (project / "README.md").read_text()
     assert '"tabulate>=0.9"' in (project / "pyproject.toml").read_text()
+    assert (project / "local.mk").read_text() == TEAM_MAKE
+    assert (project / "compose.override.yaml").read_text() == TEAM_COMPOSE
 
 
 def stale_alert_rules(project: Path) -> list[str]:
@@ -167,6 +180,8 @@ def test_update_keeps_every_user_edit_and_applies_template_changes(repo, tmp_pat
     assert "template v1.1.0: template-owned change" in (package / "log.py").read_text()
     assert "template v1.1.0" not in (package / "features.py").read_text()
     assert "_commit: v1.1.0" in (project / ".copier-answers.yml").read_text()
+    listing = run(require_tool("make"), "help", cwd=project).stdout
+    assert re.search(r"^\s+report-to-cellar\s+Mail the monitoring report", listing, re.M)
 
 
 def test_deleted_files_stay_deleted(repo, tmp_path):
