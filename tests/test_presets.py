@@ -10,7 +10,7 @@ import pytest
 import yaml
 from copier import run_copy
 
-from tests.helpers import DEFAULT_NAME, ROOT, alert_generator, generate
+from tests.helpers import DEFAULT_NAME, ROOT, alert_generator, generate, require_tool, run
 
 PRESET = ROOT / "presets" / "example.yml"
 PACKAGE = "churn_model"
@@ -82,6 +82,13 @@ def test_generated_alert_rules_are_what_the_project_writes_from_its_thresholds(
     )  # fmt: skip
     for path, text in expected.items():
         assert path.read_bytes() == text.encode(), f"{path.relative_to(project)} differs"
+
+
+def test_preset_alert_rules_pass_their_promtool_tests(preset_project):
+    promtool = require_tool("promtool")
+    rules = preset_project / "monitoring/prometheus"
+    run(promtool, "check", "rules", "alerts.yml", cwd=rules)
+    assert "SUCCESS" in run(promtool, "test", "rules", "alerts.test.yml", cwd=rules).stdout
 
 
 @pytest.mark.parametrize(
