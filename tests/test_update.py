@@ -277,24 +277,6 @@ def test_growing_data_or_compute_through_update_keeps_user_edits(
         assert '"dask' in pyproject
 
 
-@pytest.mark.slow
-def test_project_with_user_edits_passes_its_own_tests_after_an_answer_change(repo, tmp_path):
-    project = copy_at(repo, tmp_path / "project", "v1.0.0", ci_provider="none")
-    env = uv_env()
-    run("uv", "sync", "--quiet", cwd=project, env=env)
-    user_edits(project, lock=True)
-    # The seed and the code changed: the team records a new baseline on purpose.
-    run("uv", "run", PACKAGE, "golden", "update", "--yes", cwd=project, env=env)
-    git_commit_all(project, "Own seed, a feature and a dependency; baseline refreshed")
-
-    update_to(project, "v1.1.0", experiment_tracking="none")
-    assert conflicts(project) == []
-    git_commit_all(project, "Update to copier-mlops 1.1.0 without MLflow")
-    run("make", "setup", "lint", "test", cwd=project, env=env)
-    assert "mlflow" not in (project / "pyproject.toml").read_text()
-    assert_user_edits_kept(project)
-
-
 def test_fleet_reports_and_updates_projects_that_are_behind(repo, tmp_path, capsys):
     from scripts.fleet import main
 
@@ -429,6 +411,33 @@ def test_a_pipeline_the_team_changed_is_kept_beside_the_new_one(history, fresh, 
     assert pipeline.read_bytes() == (fresh / f"src/{PACKAGE}/pipeline.py").read_bytes()
     changes = run("git", "status", "--porcelain", cwd=project).stdout.splitlines()
     assert f"A  src/{PACKAGE}/pipeline.py.before-v0.2.0" in changes
+
+
+@pytest.mark.slow
+def test_project_with_user_edits_passes_its_own_tests_after_an_answer_change(history, tmp_path):
+    """The whole path a team walks: a project of the previous release with its edits and a
+    refreshed baseline, updated to this release with an answer changed, then the update
+    message's steps; the project passes its own lint and tests."""
+    repo, previous = history
+    project = copy_at(repo, tmp_path / "project", f"v{previous}", ci_provider="none")
+    env = uv_env()
+    run("uv", "sync", "--quiet", cwd=project, env=env)
+    user_edits(project, lock=True)
+    # The seed and the code changed: the team records a new baseline on purpose.
+    run("uv", "run", PACKAGE, "golden", "update", "--yes", cwd=project, env=env)
+    git_commit_all(project, "Own seed, a feature and a dependency; baseline refreshed")
+
+    update_to(project, f"v{CURRENT}", trust=True, experiment_tracking="none")
+    assert conflicts(project) == []
+    assert_user_edits_kept(project)
+    assert "mlflow" not in (project / "pyproject.toml").read_text()
+    # The next steps Copier prints: setup, alert rules, and a new baseline when the
+    # update changed code the model runs (the release did: the pipeline).
+    run("make", "setup", "monitoring-rules", cwd=project, env=env)
+    git_commit_all(project, f"Update to copier-mlops {CURRENT} without MLflow")
+    run("uv", "run", PACKAGE, "golden", "update", "--yes", cwd=project, env=env)
+    git_commit_all(project, "Baseline for the updated pipeline")
+    run("make", "lint", "test", cwd=project, env=env)
 
 
 # --- the scheduled template-update jobs ----------------------------------------------------
