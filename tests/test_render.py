@@ -19,6 +19,8 @@ BIN = Path(sys.executable).parent
 KUBERNETES = "deploy/kubernetes"
 DEPLOY_FILES = {
     "local": set(),
+    "docker_swarm": {"deploy/swarm/stack.yaml", "deploy/swarm/prometheus.yml"},
+    "huggingface": {"deploy/huggingface/README.md"},
     "kubernetes": {
         *(
             f"{KUBERNETES}/base/{name}.yaml"
