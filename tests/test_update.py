@@ -53,9 +53,10 @@ def user_edits(project: Path) -> None:
     features = project / "src" / PACKAGE / "features.py"
     features.write_text(
         features.read_text().replace(
-            '    features["log_proline"] = np.log(features["proline"])\n',
-            '    features["log_proline"] = np.log(features["proline"])\n'
-            '    features["ash_alcalinity"] = features["alcalinity_of_ash"] * features["ash"]\n',
+            '            measured["proline"].log().alias("log_proline"),\n',
+            '            measured["proline"].log().alias("log_proline"),\n'
+            '            (measured["alcalinity_of_ash"] * measured["ash"])'
+            '.alias("ash_alcalinity"),\n',
         )
     )
     params = project / "params.yml"
