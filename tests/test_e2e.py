@@ -115,7 +115,7 @@ def test_golden_check_names_changed_model_code(tmp_path):
     features = project / "src/wine_quality/features.py"
     features.write_text(
         features.read_text().replace(
-            'np.log(features["proline"])', 'np.log(features["proline"] * features["hue"])'
+            'measured["proline"].log()', '(measured["proline"] * measured["hue"]).log()'
         )
     )
     check = golden_check(project, env)

@@ -76,6 +76,7 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         for name in (
             "__init__.py", "__main__.py", "cli.py", "config.py", "data.py", "features.py",
             "golden.py", "log.py", "model.py", "pipeline.py", "schema.py", "serve.py",
+            "synthetic.py",
         )
     }  # fmt: skip
     files |= {
@@ -102,6 +103,10 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
     if answers["ci_provider"] == "gitlab":
         files.add(".gitlab-ci.yml")
     files |= DEPLOY_FILES[answers["deploy_target"]]
+    if answers["data_size"] != "small":
+        files.add("tests/test_engine.py")
+    if answers["data_size"] == "large" and answers["deploy_target"] == "kubernetes":
+        files.add(f"{KUBERNETES}/base/daskcluster.yaml")
     if answers["golden_data_remote"] != "git":
         files |= {".dvc/config", ".dvc/.gitignore", "data/golden/.gitignore"}
         files.add("data/golden/wine.csv.dvc")
