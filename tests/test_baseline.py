@@ -40,7 +40,7 @@ def test_baseline_fingerprint_matches_default_params(variant):
     # Where the Dask steps run is a setting, not a parameter: it changes no result.
     params.pop("dask", None)
     canonical = json.dumps(params, sort_keys=True).encode()
-    assert sha256(canonical) == fingerprint["params"], f"params.yml changed: {STALE}"
+    assert sha256(canonical) == fingerprint_of(project)["params"], f"params.yml changed: {STALE}"
 
 
 def test_baseline_is_generated_for_its_variant_only(variant):

@@ -95,6 +95,10 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
     }
     if answers["experiment_tracking"] == "mlflow":
         files.add(f"src/{package}/tracking.py")
+    framework = answers.get("framework", "sklearn" if answers["compute"] == "cpu" else "pytorch")
+    if framework == "pytorch":
+        files |= {f"src/{package}/{name}.py" for name in ("torch_model", "network", "distributed")}
+        files |= {"tests/test_torch_model.py", "tests/test_distributed.py"}
     if answers["ci_provider"] == "github":
         files |= {".github/workflows/ci.yml", ".github/workflows/template-update.yml"}
         files.add(".github/dependabot.yml")
