@@ -53,10 +53,9 @@ def user_edits(project: Path) -> None:
     features = project / "src" / PACKAGE / "features.py"
     features.write_text(
         features.read_text().replace(
-            '            measured["proline"].log().alias("log_proline"),\n',
-            '            measured["proline"].log().alias("log_proline"),\n'
-            '            (measured["alcalinity_of_ash"] * measured["ash"])'
-            '.alias("ash_alcalinity"),\n',
+            '        nw.col("proline").log().alias("log_proline"),\n',
+            '        nw.col("proline").log().alias("log_proline"),\n'
+            '        (nw.col("alcalinity_of_ash") * nw.col("ash")).alias("ash_alcalinity"),\n',
         )
     )
     params = project / "params.yml"
