@@ -3,6 +3,7 @@ ruff-clean with its own dependencies, deployment pieces and tests, and the engin
 compute identical golden features."""
 
 import importlib
+import json
 import sys
 import tomllib
 import types
@@ -14,7 +15,7 @@ import polars as pl
 import pytest
 import yaml
 
-from tests.helpers import TEMPLATE, choices, generate, require_tool, run
+from tests.helpers import TEMPLATE, choices, generate, require_tool, run, set_up
 
 BIN = Path(sys.executable).parent
 SIZES = choices("data_size")
@@ -180,3 +181,19 @@ def test_engines_compute_identical_golden_features(features_module):
     assert len(on_pandas) == len(golden)
     pd.testing.assert_frame_equal(on_polars, on_pandas, check_exact=True)
     pd.testing.assert_frame_equal(on_dask, on_pandas, check_exact=True)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("size", ["medium", "large"])
+def test_engine_project_passes_its_tests_and_trains_as_its_baseline(tmp_path, size):
+    """The generated project's own `make test train`: engine tests, golden tests (the
+    shipped baseline reproduces on this engine) and a training run as a user starts it
+    (for large, on a LocalCluster of worker processes)."""
+    project = generate(tmp_path / size, data_size=size)
+    env = set_up(project)
+    result = run("make", "test", "train", cwd=project, env=env)
+    assert " passed" in result.stdout
+    assert "failed" not in result.stdout
+    metrics = json.loads((project / "reports/metrics.json").read_text())
+    baseline = json.loads((project / "tests/golden/baseline/metrics.json").read_text())
+    assert metrics == pytest.approx(baseline, abs=1e-9)

@@ -102,11 +102,13 @@ def ordered_batches(
     frame: dd.DataFrame, order_by: list[str]
 ) -> Iterator[Callable[[], Iterator[pd.DataFrame]]]:
     """Sort a Dask frame on the cluster, keep it there, and pull one partition at a time."""
-    ordered = frame.sort_values(order_by).persist()
+    # One delayed object per persisted partition: fetching one costs a round trip to the
+    # worker that holds it, not a new graph.
+    partitions = frame.sort_values(order_by).persist().to_delayed()
 
     def batches() -> Iterator[pd.DataFrame]:
-        for index in range(ordered.npartitions):
-            yield ordered.get_partition(index).compute()
+        for partition in partitions:
+            yield partition.compute()
 
     yield batches
 

@@ -34,6 +34,8 @@ from .schema import CLASSES, ID_COLUMN, TARGET, training_schema
 
 # Rows read from a CSV file at a time while it is validated into the parquet cache.
 SCAN_BATCH_ROWS = 100_000
+# Rows sorted in memory at a time when the rows are put in training order.
+SORT_BUCKET_ROWS = 1_000_000
 
 
 @contextmanager
@@ -107,14 +109,27 @@ def write_validated_parquet(source: Path, target: Path) -> None:
 def ordered_batches(
     frame: pl.LazyFrame, order_by: list[str]
 ) -> Iterator[Callable[[], Iterator[pd.DataFrame]]]:
-    """Sort a lazy frame into a parquet file by streaming; read it back as often as needed."""
+    """Sort a lazy frame out of core, then read it back in order as often as needed.
+
+    The rows are split by ranges of the first sort key into parquet files of about
+    SORT_BUCKET_ROWS rows, each sorted on its own by the streaming engine, so memory
+    holds one bucket at a time; read one after the other, the files are in sorted order.
+    """
+    key = order_by[0]
+    stats = frame.select(pl.len(), pl.col(key).min().alias("low"), pl.col(key).max())
+    rows, low, high = stats.collect(engine="streaming").row(0)
+    buckets = max(1, -(-rows // SORT_BUCKET_ROWS))
+    width = (high - low) // buckets + 1 if rows else 1
     with tempfile.TemporaryDirectory(prefix="polars-ordered-") as scratch:
-        path = Path(scratch) / "ordered.parquet"
-        frame.sort(order_by).sink_parquet(path, engine="streaming")
+        paths = [Path(scratch) / f"{index:06d}.parquet" for index in range(buckets)]
+        for index, path in enumerate(paths):
+            bucket = frame.filter((pl.col(key) - low) // width == index)
+            bucket.sort(order_by).sink_parquet(path, engine="streaming")
 
         def batches() -> Iterator[pd.DataFrame]:
-            for batch in pq.ParquetFile(path).iter_batches(EVALUATION_BATCH_ROWS):
-                yield batch.to_pandas()
+            for path in paths:
+                for batch in pq.ParquetFile(path).iter_batches(EVALUATION_BATCH_ROWS):
+                    yield batch.to_pandas()
 
         yield batches
 

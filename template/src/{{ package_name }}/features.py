@@ -20,15 +20,9 @@ def build_features(frame: IntoFrameT, keep: Sequence[str] = ()) -> IntoFrameT:
 
     Columns named in `keep` (identifiers, labels) pass through unchanged in front.
     """
-    measured = {name: nw.col(name).cast(nw.Float64) for name in FEATURE_NAMES}
-    return (
-        nw.from_native(frame)
-        .select(
-            *keep,
-            *(column.alias(name) for name, column in measured.items()),
-            (measured["flavanoids"] / measured["total_phenols"]).alias("flavanoid_share"),
-            (measured["color_intensity"] / measured["hue"]).alias("colour_per_hue"),
-            measured["proline"].log().alias("log_proline"),
-        )
-        .to_native()
-    )
+    measured = nw.from_native(frame).select(*keep, nw.col(*FEATURE_NAMES).cast(nw.Float64))
+    return measured.with_columns(
+        (nw.col("flavanoids") / nw.col("total_phenols")).alias("flavanoid_share"),
+        (nw.col("color_intensity") / nw.col("hue")).alias("colour_per_hue"),
+        nw.col("proline").log().alias("log_proline"),
+    ).to_native()
