@@ -93,6 +93,7 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         for name in (
             "__init__.py", "__main__.py", "cli.py", "config.py", "data.py", "features.py",
             "golden.py", "log.py", "model.py", "pipeline.py", "schema.py", "serve.py",
+            "synthetic.py",
         )
     }  # fmt: skip
     files |= {
@@ -111,6 +112,10 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
     }
     if answers["experiment_tracking"] == "mlflow":
         files.add(f"src/{package}/tracking.py")
+    framework = answers.get("framework", "sklearn" if answers["compute"] == "cpu" else "pytorch")
+    if framework == "pytorch":
+        files |= {f"src/{package}/{name}.py" for name in ("torch_model", "network", "distributed")}
+        files |= {"tests/test_torch_model.py", "tests/test_distributed.py"}
     if answers["ci_provider"] == "github":
         files |= {".github/workflows/ci.yml", ".github/workflows/template-update.yml"}
         files.add(".github/dependabot.yml")
@@ -119,6 +124,10 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
     if answers["ci_provider"] == "gitlab":
         files.add(".gitlab-ci.yml")
     files |= DEPLOY_FILES.get(answers["deploy_target"], set()) | terraform_files(answers)
+    if answers["data_size"] != "small":
+        files.add("tests/test_engine.py")
+    if answers["data_size"] == "large" and answers["deploy_target"] == "kubernetes":
+        files.add(f"{KUBERNETES}/base/daskcluster.yaml")
     if answers["golden_data_remote"] != "git":
         files |= {".dvc/config", ".dvc/.gitignore", "data/golden/.gitignore"}
         files.add("data/golden/wine.csv.dvc")
