@@ -1,12 +1,13 @@
-"""Recompute the golden baselines that ship with the template, one per model framework.
+"""Recompute the golden baselines that ship with the template, one per variant.
 
-Generates a project with each framework's answers, runs its own `golden update`, and
-copies the manifest and baseline back into template/, so every freshly generated
-project compares its scores with numbers produced on another machine. PyTorch
-installs from the local CPU wheel the tests use (tests/torch_wheels.py) and trains on
-the CPU, as every golden run does.
+A variant is a combination of the answers that change what training computes (the data
+engine and the model framework). For each one this generates a project, runs its own
+`golden update`, and copies the baseline back into the variant's conditional folder in
+template/, so every freshly generated project compares its scores with numbers produced
+on another machine. The golden manifest depends on the data only and is copied once.
 
-    uv run python scripts/refresh_baselines.py [--framework sklearn|pytorch]
+    uv run python scripts/refresh_baselines.py                  # every variant
+    uv run python scripts/refresh_baselines.py --variant medium-sklearn
 """
 
 import argparse
@@ -24,65 +25,80 @@ from tests import torch_wheels  # the repository root is on the path just above
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template"
-# What `golden update` writes, relative to a generated project.
-OUTPUTS = ("data/golden/manifest.json", "tests/golden/baseline")
-FRAMEWORKS = ("sklearn", "pytorch")
+MANIFEST = "data/golden/manifest.json"
+BASELINE = "tests/golden/baseline"
+# Every combination of the answers that decide the scores, with a stored baseline.
+VARIANTS = (
+    {"data_size": "small", "framework": "sklearn"},
+    {"data_size": "medium", "framework": "sklearn"},
+    {"data_size": "large", "framework": "sklearn"},
+    {"data_size": "small", "framework": "pytorch"},
+    {"data_size": "medium", "framework": "pytorch"},
+    {"data_size": "large", "framework": "pytorch"},
+)
 
 
-def template_path(target: str, framework: str) -> str:
-    """Where an output lives in template/: each framework has its own baseline directory."""
-    if target == "tests/golden/baseline":
-        condition = f"data_size == 'small' and framework == '{framework}'"
-        return f"tests/golden/{{% if {condition} %}}baseline{{% endif %}}"
-    return target
+def variant_id(variant: dict[str, str]) -> str:
+    return f"{variant['data_size']}-{variant['framework']}"
 
 
-def refresh(workdir: Path, framework: str) -> None:
-    project = workdir / "project"
-    env = {**os.environ, "BASELINE_DEVICE": "cpu"}
-    if framework == "pytorch":
-        wheel = torch_wheels.find_wheel()
-        if wheel is None:
-            sys.exit(f"no torch wheel for {torch_wheels.PYTHON_TAG} in {torch_wheels.WHEELS_DIR}")
-        env |= torch_wheels.uv_config(workdir, wheel)
+def baseline_dir(variant: dict[str, str]) -> Path:
+    """The template folder that becomes tests/golden/baseline/ for this variant only."""
+    condition = " and ".join(f"{name} == '{value}'" for name, value in variant.items())
+    return TEMPLATE / "tests" / "golden" / f"{{% if {condition} %}}baseline{{% endif %}}"
+
+
+def refresh(variant: dict[str, str], workdir: Path, *, manifest: bool) -> None:
+    project = workdir / variant_id(variant)
     run_copy(
         str(ROOT),
         project,
-        data={"project_name": "Baseline", "framework": framework},
+        data={"project_name": "Baseline", **variant},
         defaults=True,
         unsafe=False,
         vcs_ref="HEAD",
         quiet=True,
     )
-    for target in OUTPUTS:
-        path = project / target
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink(missing_ok=True)
-    subprocess.run(["uv", "sync", "--quiet"], cwd=project, env=env, check=True)
+    shutil.rmtree(project / BASELINE, ignore_errors=True)
+    (project / MANIFEST).unlink()
+    # Threads instead of worker processes: the large variant's results do not depend on it.
+    # Every golden run trains on the CPU; PyTorch installs from the local CPU wheel the
+    # tests use (tests/torch_wheels.py).
+    env = {**os.environ, "BASELINE_DASK__PROCESSES": "false", "BASELINE_DEVICE": "cpu"}
+    if variant["framework"] == "pytorch":
+        wheel = torch_wheels.find_wheel()
+        if wheel is None:
+            sys.exit(f"no torch wheel for {torch_wheels.PYTHON_TAG} in {torch_wheels.WHEELS_DIR}")
+        env |= torch_wheels.uv_config(workdir, wheel)
+    subprocess.run(["uv", "sync", "--quiet"], cwd=project, check=True, env=env)
     subprocess.run(
         ["uv", "run", "baseline", "--console-logs", "golden", "update", "--yes", "--force"],
         cwd=project,
         env=env,
         check=True,
     )
-    for target in OUTPUTS:
-        source, destination = project / target, TEMPLATE / template_path(target, framework)
-        if source.is_dir():
-            shutil.rmtree(destination, ignore_errors=True)
-            shutil.copytree(source, destination)
-        else:
-            shutil.copy2(source, destination)
-        print(f"updated template/{template_path(target, framework)}")
+    destination = baseline_dir(variant)
+    shutil.rmtree(destination, ignore_errors=True)
+    shutil.copytree(project / BASELINE, destination)
+    print(f"updated {destination.relative_to(ROOT)}")
+    if manifest:
+        shutil.copy2(project / MANIFEST, TEMPLATE / MANIFEST)
+        print(f"updated template/{MANIFEST}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--framework", choices=FRAMEWORKS, action="append")
-    for framework in parser.parse_args().framework or FRAMEWORKS:
-        with tempfile.TemporaryDirectory(prefix="copier-mlops-baseline-") as workdir:
-            refresh(Path(workdir), framework)
+    parser.add_argument(
+        "--variant",
+        action="append",
+        choices=[variant_id(variant) for variant in VARIANTS],
+        help="Refresh only this variant (repeatable); default: every variant.",
+    )
+    chosen = parser.parse_args().variant
+    variants = [v for v in VARIANTS if chosen is None or variant_id(v) in chosen]
+    with tempfile.TemporaryDirectory(prefix="copier-mlops-baseline-") as workdir:
+        for index, variant in enumerate(variants):
+            refresh(variant, Path(workdir), manifest=index == 0)
     return 0
 
 

@@ -1,7 +1,15 @@
-"""Loading and validating data: the only module that reads datasets from disk."""
+"""Loading and validating data: every dataset enters the pipeline through this module.
 
+Frames that fit in memory are validated whole; datasets read in batches (the medium and
+large data engines) are validated batch by batch with the same pandera checks and the
+same error messages.
+"""
+
+import copy
 import hashlib
+import itertools
 import json
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -9,7 +17,7 @@ import pandera.pandas as pa
 
 from .log import logger
 from .monitoring.metrics import count_schema_failures
-from .schema import inference_schema, training_schema
+from .schema import ID_COLUMN, MIN_TRAINING_ROWS, inference_schema, training_schema
 
 MANIFEST_NAME = "manifest.json"
 
@@ -28,6 +36,17 @@ def read_csv(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: no such file")
     try:
         return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise DataError(f"{path}: not a readable CSV file ({error})") from error
+
+
+def read_csv_batches(path: Path, rows: int) -> Iterator[pd.DataFrame]:
+    """A CSV file as consecutive frames of at most `rows` rows: memory stays bounded."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    try:
+        with pd.read_csv(path, chunksize=rows) as reader:
+            yield from reader
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DataError(f"{path}: not a readable CSV file ({error})") from error
 
@@ -108,6 +127,52 @@ def describe_failures(schema_name: str, failures: pd.DataFrame, limit: int = 10)
     if len(failures) > limit:
         lines.append(f"  ... and {len(failures) - limit} more")
     return "\n".join(lines)
+
+
+def validate_batch(batch: pd.DataFrame, schema: pa.DataFrameSchema, first_row: int) -> pd.DataFrame:
+    """Validate one batch of a dataset too large for one frame, exactly as `validate` would.
+
+    Rows are numbered from `first_row`, their position in the whole dataset, so a failure
+    names the same row on every engine. Checks on the whole frame (its row count) are left
+    out here: the engines run `check_row_count` and `check_unique_ids` on the whole dataset.
+    """
+    per_batch = copy.deepcopy(schema)
+    per_batch.checks = []
+    return validate(batch.set_axis(pd.RangeIndex(first_row, first_row + len(batch))), per_batch)
+
+
+def validate_batches(
+    batches: Iterable[pd.DataFrame], schema: pa.DataFrameSchema
+) -> Iterator[pd.DataFrame]:
+    """Validate a stream of batches as one dataset; the row count is checked at its end."""
+    first_row = 0
+    for batch in batches:
+        yield validate_batch(batch, schema, first_row)
+        first_row += len(batch)
+    check_row_count(first_row, schema.name)
+
+
+def check_row_count(rows: int, schema_name: str = "training") -> None:
+    """Stop a dataset too small to train a model worth keeping."""
+    if rows < MIN_TRAINING_ROWS:
+        raise DataError(
+            f"{schema_name} data has {rows} rows: at least {MIN_TRAINING_ROWS} are needed"
+        )
+
+
+def check_unique_ids(ordered_ids: pd.Series, previous: object = None) -> object:
+    """Stop a repeated id in a dataset read in batches sorted so that equal ids are adjacent.
+
+    `previous` is the last id of the batch before; the last id of this batch is returned
+    for the next call.
+    """
+    ids = ([] if previous is None else [previous]) + ordered_ids.tolist()
+    repeated = next((a for a, b in itertools.pairwise(ids) if a == b), None)
+    if repeated is not None:
+        raise DataError(
+            f"{ID_COLUMN} must be unique, but {ID_COLUMN} {repeated!r} appears more than once"
+        )
+    return ids[-1] if ids else None
 
 
 def load_training_data(path: Path, *, verify: bool = True) -> pd.DataFrame:

@@ -9,9 +9,10 @@ and a fingerprint of everything that produced them. `check` retrains and compare
 import hashlib
 import json
 import platform
+import re
 import subprocess
 from dataclasses import dataclass, field
-from importlib.metadata import PackageNotFoundError, version
+from importlib.metadata import PackageNotFoundError, requires, version
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +27,7 @@ from .schema import ID_COLUMN
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The modules whose code decides the scores; a change to any of them changes the fingerprint.
 MODEL_CODE = ("schema.py", "features.py", "model.py", "pipeline.py")
-LIBRARIES = ("numpy", "pandas", "scikit-learn", "scipy")
+REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.csv"
@@ -50,8 +51,23 @@ def fingerprint(settings: Settings, data_path: Path | None = None) -> dict:
             for name in MODEL_CODE
         },
         "libraries": {"python": platform.python_version()}
-        | {name: _installed_version(name) for name in LIBRARIES},
+        | {name: _installed_version(name) for name in declared_libraries()},
     }
+
+
+def declared_libraries() -> list[str]:
+    """The libraries this package depends on, as pyproject.toml declares them."""
+    try:
+        requirements = requires(__package__) or []
+    except PackageNotFoundError:
+        return []
+    return sorted(
+        {
+            REQUIREMENT_NAME.match(requirement).group()
+            for requirement in requirements
+            if "extra ==" not in requirement
+        }
+    )
 
 
 def _installed_version(name: str) -> str:

@@ -3,22 +3,38 @@
 import json
 from pathlib import Path
 
-import pandas as pd
+import narwhals as nw
+from narwhals.typing import IntoFrame
 
 from ..schema import FEATURE_NAMES
 
 # The metric the model minimises (pipeline.evaluate); the others are for people.
 OPTIMISED_METRIC = "log_loss"
+STATISTICS = ("min", "max", "mean")
 
 
-def describe_input(frame: pd.DataFrame) -> dict:
-    """Shape of the training data and the value range of every feature."""
-    features = frame[list(FEATURE_NAMES)].agg(["min", "max", "mean"])
+def describe_input(frame: IntoFrame) -> dict:
+    """Shape of the training data and the value range of every feature.
+
+    Computed by the frame's own engine (pandas, polars or Dask), in one pass.
+    """
+    data = nw.from_native(frame)
+    summary = data.select(
+        nw.len().alias("rows"),
+        *(
+            getattr(nw.col(name).cast(nw.Float64), stat)().alias(f"{name}.{stat}")
+            for name in FEATURE_NAMES
+            for stat in STATISTICS
+        ),
+    )
+    values = (summary.collect() if isinstance(summary, nw.LazyFrame) else summary).row(0)
+    names = summary.collect_schema().names()
+    described = dict(zip(names, values, strict=True))
     return {
-        "rows": len(frame),
-        "columns": frame.shape[1],
+        "rows": int(described["rows"]),
+        "columns": len(data.collect_schema()),
         "features": {
-            name: {stat: round(float(value), 6) for stat, value in features[name].items()}
+            name: {stat: round(float(described[f"{name}.{stat}"]), 6) for stat in STATISTICS}
             for name in FEATURE_NAMES
         },
     }

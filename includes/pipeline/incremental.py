@@ -1,0 +1,118 @@
+# The held-out rows and the training order come from a multiplicative hash of the id,
+# in integer arithmetic that every engine evaluates identically: no engine's own hash
+# function, nothing that depends on partitions or row order. Ids lie in [0, 2**31).
+MODULUS = 2**31
+MULTIPLIER = 2654435761
+HELD_OUT = "_held_out"
+ORDER = "_order"
+# Rows per batch when scoring: the order of the scored rows is fixed, their grouping is not.
+EVALUATION_BATCH_ROWS = 100_000
+
+
+{% include 'includes/pipeline/common.py' %}
+
+def id_hash(salt: int) -> nw.Expr:
+    """A seeded permutation of the ids in [0, 2**31), the same on every engine."""
+    return ((nw.col(ID_COLUMN) + salt) % MODULUS * MULTIPLIER) % MODULUS
+
+
+def mark_held_out(frame: FrameT, test_size: float, seed: int) -> FrameT:
+    """Add the held-out flag: a seeded share `test_size` of the ids, chosen by hash."""
+    threshold = round(test_size * MODULUS)
+    return (
+        nw.from_native(frame).with_columns((id_hash(seed) < threshold).alias(HELD_OUT)).to_native()
+    )
+
+
+def rows(frame: FrameT, *, held_out: bool) -> FrameT:
+    """The training (held_out=False) or held-out rows of a frame marked by `mark_held_out`."""
+    return nw.from_native(frame).filter(nw.col(HELD_OUT) == held_out).drop(HELD_OUT).to_native()
+
+
+def split(frame: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Seeded train/test split by hash of the id: the same rows on every engine, in any order."""
+    marked = mark_held_out(frame.sort_values(ID_COLUMN, kind="stable"), test_size, seed)
+    train_frame, test_frame = (rows(marked, held_out=flag) for flag in (False, True))
+    return train_frame.reset_index(drop=True), test_frame.reset_index(drop=True)
+
+
+def fixed_size(frames: Iterable[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:
+    """Regroup consecutive frames into batches of exactly `size` rows (the last may be short)."""
+    pending = pd.DataFrame()
+    for frame in frames:
+        pending = pd.concat([pending, frame], ignore_index=True) if len(pending) else frame
+        start = 0
+        while len(pending) - start >= size:
+            yield pending.iloc[start : start + size].reset_index(drop=True)
+            start += size
+        pending = pending.iloc[start:]
+    if len(pending):
+        yield pending.reset_index(drop=True)
+
+
+def as_engine_frame(frame: Any) -> Any:
+    return from_pandas(frame) if isinstance(frame, pd.DataFrame) else frame
+
+
+def train(frame: Any, settings: Settings) -> Model:
+    """Learn from fixed-size batches, in the order of a seeded hash of the id, epoch by epoch."""
+    keyed = nw.from_native(as_engine_frame(frame)).with_columns(
+        id_hash(settings.seed + 1).alias(ORDER)
+    )
+    inputs = build_features(keyed.to_native(), keep=(ORDER, ID_COLUMN, TARGET))
+    model = build_model(seed=settings.seed, **settings.model.model_dump())
+    size, epochs = settings.engine.batch_size, settings.engine.epochs
+    with (
+        step("train", batch_size=size, epochs=epochs),
+        ordered_batches(inputs, [ORDER, ID_COLUMN]) as batches,
+    ):
+        for epoch in range(epochs):
+            previous = None
+            for batch in fixed_size(batches(), size):
+                if epoch == 0:
+                    previous = check_unique_ids(batch[ID_COLUMN], previous)
+                labels = batch.pop(TARGET)
+                model.partial_fit(
+                    batch.drop(columns=[ORDER, ID_COLUMN]), labels, classes=list(CLASSES)
+                )
+    return model
+
+
+def evaluate(model: Model, frame: Any) -> dict[str, float]:
+    """Held-out scores, computed batch by batch in the order of the ids."""
+    inputs = build_features(as_engine_frame(frame), keep=(ID_COLUMN, TARGET))
+    labels, probabilities, previous = [], [], None
+    with step("evaluate"), ordered_batches(inputs, [ID_COLUMN]) as batches:
+        for batch in fixed_size(batches(), EVALUATION_BATCH_ROWS):
+            previous = check_unique_ids(batch[ID_COLUMN], previous)
+            labels.append(batch.pop(TARGET).to_numpy())
+            probabilities.append(model.predict_proba(batch.drop(columns=[ID_COLUMN])))
+    if not labels:
+        raise DataError("no held-out rows to score: raise test_size or add data")
+    return scores(np.concatenate(labels), np.concatenate(probabilities), model.classes_)
+
+
+def fit(frame: Any, settings: Settings) -> tuple[Model, dict[str, float]]:
+    """Train on the training rows of a validated engine frame and score the held-out rows."""
+    marked = mark_held_out(frame, settings.test_size, settings.seed)
+    model = train(rows(marked, held_out=False), settings)
+    return model, evaluate(model, rows(marked, held_out=True))
+
+
+def fit_dataset(path: Path, settings: Settings) -> tuple[Model, dict[str, float], dict]:
+    """Validate, train and score on a CSV or parquet dataset of any size.
+
+    Returns the model, its held-out scores and the description of the input data.
+    """
+    with engine(settings):
+        frame = scan(path, settings)
+        model, metrics = fit(frame, settings)
+        return model, metrics, describe_input(frame)
+
+
+def run(frame: pd.DataFrame, settings: Settings) -> RunResult:
+    """Train on the training split, score the held-out split, predict every record."""
+    ordered = frame.sort_values(ID_COLUMN, kind="stable").reset_index(drop=True)
+    with engine(settings):
+        model, metrics = fit(from_pandas(ordered), settings)
+    return RunResult(model=model, metrics=metrics, predictions=predict(model, ordered))

@@ -1,0 +1,116 @@
+"""The training pipeline on Dask: the data steps run as Dask dataframes on a cluster.
+
+By default the project starts a LocalCluster for the run; with a scheduler address
+(settings.dask.scheduler_address) the same code runs on your cluster. Validation, the
+split, the features and the ordering of the rows are distributed; the model learns from
+fixed-size batches of the ordered rows, pulled to this process one partition at a time.
+"""
+
+import itertools
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import dask
+import dask.dataframe as dd
+import joblib
+import narwhals as nw
+import numpy as np
+import pandas as pd
+from distributed import Client, LocalCluster
+from narwhals.typing import FrameT
+from sklearn.metrics import accuracy_score, f1_score, log_loss
+
+from .config import Settings
+from .data import DataError, check_row_count, check_unique_ids, validate_batch
+from .features import build_features
+from .log import logger, step
+from .model import build_model
+from .monitoring.history import describe_input
+from .schema import CLASSES, FEATURE_NAMES, ID_COLUMN, TARGET, training_schema
+
+# Narwhals announces that its Dask support moves to a separate package that is not
+# published yet; until it is, the built-in support is the one to use.
+warnings.filterwarnings("ignore", "Dask support is moving out of Narwhals", FutureWarning)
+# Partitions of a frame that is already in memory (the golden data), so that even
+# small frames take the distributed code path.
+IN_MEMORY_PARTITIONS = 2
+
+
+@contextmanager
+def engine(settings: Settings) -> Iterator[Client]:
+    """The Dask client of this run: your cluster when a scheduler address is set, else the
+    client already running in this process (tests, notebooks), else a new LocalCluster."""
+    if settings.dask.scheduler_address:
+        with Client(settings.dask.scheduler_address) as client:
+            logger.info("dask_cluster", scheduler=client.scheduler.address, local=False)
+            yield client
+        return
+    running = running_client()
+    if running is not None:
+        yield running
+        return
+    with (
+        LocalCluster(
+            n_workers=settings.dask.workers,
+            threads_per_worker=settings.dask.threads_per_worker,
+            processes=settings.dask.processes,
+            dashboard_address=None,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        logger.info("dask_cluster", scheduler=cluster.scheduler_address, local=True)
+        yield client
+
+
+def running_client() -> Client | None:
+    try:
+        return Client.current()
+    except ValueError:
+        return None
+
+
+def from_pandas(frame: pd.DataFrame) -> dd.DataFrame:
+    return dd.from_pandas(frame, npartitions=IN_MEMORY_PARTITIONS, sort=False)
+
+
+def scan(path: Path, settings: Settings) -> dd.DataFrame:
+    """A validated dataset as a Dask frame: every partition is checked where it is read."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    if path.suffix == ".parquet":
+        raw = dd.read_parquet(path)
+    else:
+        measurements = dict.fromkeys(FEATURE_NAMES, "float64")
+        raw = dd.read_csv(path, blocksize=settings.dask.blocksize, dtype=measurements)
+    lengths = raw.map_partitions(len).compute().tolist()
+    check_row_count(sum(lengths))
+    schema = training_schema()
+    first_rows = [0, *itertools.accumulate(lengths)][:-1]
+    validated = [
+        dask.delayed(validate_batch)(part, schema, first_row)
+        for part, first_row in zip(raw.to_delayed(), first_rows, strict=True)
+    ]
+    return dd.from_delayed(validated, meta=validate_batch(raw._meta, schema, 0))
+
+
+@contextmanager
+def ordered_batches(
+    frame: dd.DataFrame, order_by: list[str]
+) -> Iterator[Callable[[], Iterator[pd.DataFrame]]]:
+    """Sort a Dask frame on the cluster, keep it there, and pull one partition at a time."""
+    # One delayed object per persisted partition: fetching one costs a round trip to the
+    # worker that holds it, not a new graph.
+    partitions = frame.sort_values(order_by).persist().to_delayed()
+
+    def batches() -> Iterator[pd.DataFrame]:
+        for partition in partitions:
+            yield partition.compute()
+
+    yield batches
+
+
+{% include 'includes/pipeline/incremental.py' %}
