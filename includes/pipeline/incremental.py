@@ -6,7 +6,7 @@ MULTIPLIER = 2654435761
 HELD_OUT = "_held_out"
 ORDER = "_order"
 # Rows per batch when scoring: the order of the scored rows is fixed, their grouping is not.
-EVALUATION_BATCH_ROWS = 100_000
+EVALUATION_BATCH_ROWS = 20_000
 
 
 {% include 'includes/pipeline/common.py' %}

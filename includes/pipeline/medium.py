@@ -32,9 +32,9 @@ from .monitoring.history import describe_input
 from .schema import CLASSES, ID_COLUMN, TARGET, training_schema
 
 # Rows read from a CSV file at a time while it is validated into the parquet cache.
-SCAN_BATCH_ROWS = 100_000
-# Rows sorted in memory at a time when the rows are put in training order (about 50 MB).
-SORT_BUCKET_ROWS = 250_000
+SCAN_BATCH_ROWS = 25_000
+# Rows sorted in memory at a time when the rows are put in training order (about 20 MB).
+SORT_BUCKET_ROWS = 100_000
 
 
 @contextmanager
