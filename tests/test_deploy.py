@@ -27,6 +27,7 @@ IDS = ["-".join(combo) for combo in COMBOS]
 # Targets whose platform runs the image without a models volume: the Dockerfile's last
 # stage, `release`, trains the model into the image.
 BAKED = {"docker_swarm", "aws", "azure", "huggingface"}
+GPU = ("gpu", "multi_gpu")
 
 
 @contextlib.contextmanager
@@ -137,7 +138,9 @@ def test_dockerignore_keeps_outputs_out_and_golden_data_in(project):
 
 
 def test_compose_file_is_valid_and_wires_training_to_serving(project):
-    check_schema("vendor.compose-spec", project / "compose.yaml", cwd=project)
+    stack = project / "deploy/swarm/stack.yaml"
+    compose_files = [project / "compose.yaml", *([stack] if stack.exists() else [])]
+    check_schema("vendor.compose-spec", *compose_files, cwd=project)
     compose = yaml.safe_load((project / "compose.yaml").read_text())
     services = compose["services"]
     assert "models:/app/models" in services["train"]["volumes"]
@@ -274,6 +277,20 @@ def swarm_project(render) -> Path:
     return render("docker_swarm", "github")
 
 
+@pytest.mark.parametrize("compute", choices("compute"))
+def test_swarm_replicas_reserve_a_gpu_for_gpu_answers(render, compute):
+    stack_file = render("docker_swarm", "none", compute) / "deploy/swarm/stack.yaml"
+    reservations = yaml.safe_load(stack_file.read_text())["services"]["api"]["deploy"]["resources"][
+        "reservations"
+    ]
+    gpus = [
+        spec["discrete_resource_spec"]
+        for spec in reservations.get("generic_resources", [])
+        if spec["discrete_resource_spec"]["kind"] == "NVIDIA-GPU"
+    ]
+    assert gpus == ([{"kind": "NVIDIA-GPU", "value": 1}] if compute in GPU else [])
+
+
 def test_swarm_stack_rolls_out_safely(swarm_project):
     stack_file = swarm_project / "deploy/swarm/stack.yaml"
     check_schema("vendor.compose-spec", stack_file, cwd=swarm_project)
@@ -398,7 +415,6 @@ def test_space_deploy_pushes_with_the_token(render):
 # --- Terraform: aws and azure ---------------------------------------------------------------
 
 CLOUDS = ["aws", "azure"]
-GPU = ("gpu", "multi_gpu")
 # What each cloud configuration must declare; GPU capacity and the CI identity only where
 # the answers call for them.
 REQUIRED_RESOURCES = {
