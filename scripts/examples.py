@@ -25,7 +25,7 @@ FOLDERS = {
     ".dvc": "DVC configuration: the remote that holds the golden data (`golden_data_remote`).",
     ".github": "GitHub Actions: lint, tests, golden check and, with a deploy target, delivery.",
     "data": "The golden dataset, its checksum manifest and, with DVC, its pointer file.",
-    "deploy": "Kubernetes manifests of the prediction service (`deploy_target=kubernetes`).",
+    "deploy": "Deployment files of the chosen `deploy_target` (stack, manifests, Space card).",
     "docs": "The project's own documentation site: the plan and the API reference.",
     "monitoring": "Thresholds, Prometheus alert rules and their tests, Grafana dashboard.",
     "src": "The Python package: pipeline, CLI, service, golden checks and monitoring.",

@@ -1,12 +1,15 @@
 """Report, and optionally update, the copier-mlops release of many projects at once.
 
     python3 -m uv run scripts/fleet.py PROJECT_DIR [PROJECT_DIR ...]
-    python3 -m uv run scripts/fleet.py --update PROJECT_DIR [...]
+    python3 -m uv run scripts/fleet.py --update [--trust] PROJECT_DIR [...]
 
 For each project: the template release it was generated or last updated from (the
 `_commit` in its .copier-answers.yml), the newest release tag of its template
 (`_src_path`), and whether it is behind. With --update, runs `copier update --defaults`
 in every project that is behind and has a clean git work tree, and reports conflicts.
+An update that crosses a release with a migration (trusted code from the template's
+hooks/, named in its CHANGELOG) runs only with --trust; without it the project is
+reported as needing it and left unchanged.
 Exit status: 0 when every project is current (or was updated cleanly), 1 otherwise.
 """
 
@@ -18,6 +21,7 @@ from pathlib import Path
 
 import yaml
 from copier import run_update
+from copier.errors import UnsafeTemplateError
 from packaging.version import InvalidVersion, Version
 
 ANSWERS = ".copier-answers.yml"
@@ -83,11 +87,17 @@ def conflicted_files(project: Path) -> list[str]:
     return completed.stdout.split() + rejects
 
 
-def update(status: Status) -> str:
+def update(status: Status, trust: bool = False) -> str:
     if not is_clean(status.project):
         return "skipped: uncommitted changes (commit or stash them first)"
-    run_update(status.project, defaults=True, overwrite=True, unsafe=False,
-               vcs_ref=status.latest, conflict="inline", quiet=True)  # fmt: skip
+    try:
+        run_update(status.project, defaults=True, overwrite=True, unsafe=trust,
+                   vcs_ref=status.latest, conflict="inline", quiet=True)  # fmt: skip
+    except UnsafeTemplateError:
+        return (
+            f"not updated: the update to {status.latest} runs a migration; read the "
+            "template's CHANGELOG, then rerun with --trust"
+        )
     conflicts = conflicted_files(status.project)
     if conflicts:
         return "updated with conflicts to resolve: " + ", ".join(conflicts)
@@ -98,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("projects", nargs="+", type=Path)
     parser.add_argument("--update", action="store_true", help="update projects that are behind")
+    parser.add_argument(
+        "--trust",
+        action="store_true",
+        help="with --update: let updates run the template's migrations (copier --trust)",
+    )
     arguments = parser.parse_args(argv)
 
     healthy = True
@@ -109,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
         elif not status.behind:
             state = "current"
         elif arguments.update:
-            state = update(status)
+            state = update(status, trust=arguments.trust)
             healthy = healthy and state.startswith("updated cleanly")
         else:
             state, healthy = "behind", False

@@ -20,6 +20,9 @@ from pathlib import Path
 
 from copier import run_copy
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests import torch_wheels  # the repository root is on the path just above
+
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE = ROOT / "template"
 MANIFEST = "data/golden/manifest.json"
@@ -29,6 +32,9 @@ VARIANTS = (
     {"data_size": "small", "framework": "sklearn"},
     {"data_size": "medium", "framework": "sklearn"},
     {"data_size": "large", "framework": "sklearn"},
+    {"data_size": "small", "framework": "pytorch"},
+    {"data_size": "medium", "framework": "pytorch"},
+    {"data_size": "large", "framework": "pytorch"},
 )
 
 
@@ -56,13 +62,20 @@ def refresh(variant: dict[str, str], workdir: Path, *, manifest: bool) -> None:
     shutil.rmtree(project / BASELINE, ignore_errors=True)
     (project / MANIFEST).unlink()
     # Threads instead of worker processes: the large variant's results do not depend on it.
-    env = {**os.environ, "BASELINE_DASK__PROCESSES": "false"}
+    # Every golden run trains on the CPU; PyTorch installs from the local CPU wheel the
+    # tests use (tests/torch_wheels.py).
+    env = {**os.environ, "BASELINE_DASK__PROCESSES": "false", "BASELINE_DEVICE": "cpu"}
+    if variant["framework"] == "pytorch":
+        wheel = torch_wheels.find_wheel()
+        if wheel is None:
+            sys.exit(f"no torch wheel for {torch_wheels.PYTHON_TAG} in {torch_wheels.WHEELS_DIR}")
+        env |= torch_wheels.uv_config(workdir, wheel)
     subprocess.run(["uv", "sync", "--quiet"], cwd=project, check=True, env=env)
     subprocess.run(
         ["uv", "run", "baseline", "--console-logs", "golden", "update", "--yes", "--force"],
         cwd=project,
-        check=True,
         env=env,
+        check=True,
     )
     destination = baseline_dir(variant)
     shutil.rmtree(destination, ignore_errors=True)

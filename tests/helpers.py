@@ -1,10 +1,13 @@
 """One way to generate a project in every test: real copier, no --trust, HEAD of this repo."""
 
+import importlib
+import importlib.util
 import json
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -121,20 +124,39 @@ def set_up(project: Path, version: str = "3.11") -> dict[str, str]:
     return env
 
 
-def release_repo(destination: Path) -> Path:
-    """A throwaway template repo holding this working tree as release v1.0.0."""
-    files = subprocess.run(
-        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-        cwd=ROOT, capture_output=True, text=True, check=True,
-    ).stdout.split("\0")  # fmt: skip
-    for name in filter(None, files):
-        source = ROOT / name
-        if source.is_file():
-            (destination / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, destination / name)
-    git_commit_all(destination, "copier-mlops 1.0.0")
-    run("git", "tag", "v1.0.0", cwd=destination)
+def release_repo(destination: Path, version: str = "1.0.0", commit: str | None = None) -> Path:
+    """A throwaway template repo holding this working tree as release v<version>.
+
+    With `commit`, the release is this repository as it was at that commit instead.
+    """
+    publish(destination, version, commit)
     return destination
+
+
+def publish(repo: Path, version: str, commit: str | None = None) -> None:
+    """Replace the files of a throwaway template repo with this working tree (or this
+    repository at `commit`), commit them and tag them as release v<version>."""
+    for path in repo.iterdir() if repo.exists() else ():
+        if path.name != ".git":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    repo.mkdir(parents=True, exist_ok=True)
+    if commit is None:
+        files = subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=ROOT, capture_output=True, text=True, check=True,
+        ).stdout.split("\0")  # fmt: skip
+        for name in filter(None, files):
+            source = ROOT / name
+            if source.is_file():
+                (repo / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(source, repo / name)
+    else:
+        archive = subprocess.run(
+            ["git", "archive", "--format=tar", commit], cwd=ROOT, capture_output=True, check=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(repo)], input=archive, check=True)
+    git_commit_all(repo, f"copier-mlops {version}")
+    run("git", "tag", f"v{version}", cwd=repo)
 
 
 def release(repo: Path, version: str, edits: dict[str, str]) -> None:
@@ -144,6 +166,27 @@ def release(repo: Path, version: str, edits: dict[str, str]) -> None:
         path.write_text(path.read_text() + text)
     git_commit_all(repo, f"copier-mlops {version}")
     run("git", "tag", f"v{version}", cwd=repo)
+
+
+def alert_generator(project: Path, package: str):
+    """A generated project's own monitoring.alerts and monitoring.thresholds modules (what
+    its `make monitoring-rules` runs), imported from its source without installing the
+    project: they need only pydantic and PyYAML, which Copier brings."""
+    directory = project / "src" / package / "monitoring"
+    name = f"generated_{package}_monitoring"
+    spec = importlib.util.spec_from_file_location(
+        name, directory / "__init__.py", submodule_search_locations=[str(directory)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+        alerts = importlib.import_module(f"{name}.alerts")
+        thresholds = importlib.import_module(f"{name}.thresholds")
+    finally:
+        for loaded in [key for key in sys.modules if key.startswith(name)]:
+            del sys.modules[loaded]
+    return alerts, thresholds
 
 
 def free_port() -> int:

@@ -1,30 +1,121 @@
-"""Team presets: `copier copy --data-file` takes an organisation's defaults."""
+"""Team presets: `copier copy --data-file` takes an organisation's defaults, monitoring
+thresholds included, and the alert rules a project is generated with are exactly what
+its own generator writes from those thresholds."""
 
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
+from copier import run_copy
 
-from tests.helpers import ROOT
+from tests.helpers import DEFAULT_NAME, ROOT, alert_generator, generate, require_tool, run
 
 PRESET = ROOT / "presets" / "example.yml"
+PACKAGE = "churn_model"
 
 
-def test_copy_with_a_preset_records_its_answers(tmp_path):
+@pytest.fixture(scope="module")
+def preset_project(tmp_path_factory) -> Path:
+    """A project copied with the example preset, through the copier command line."""
+    destination = tmp_path_factory.mktemp("preset") / "churn"
     copier = Path(sys.executable).parent / "copier"
     subprocess.run(
         [str(copier), "copy", "--defaults", "--quiet", "--vcs-ref", "HEAD",
          "--data-file", str(PRESET), "--data", "project_name=Churn model",
-         str(ROOT), str(tmp_path / "churn")],
+         str(ROOT), str(destination)],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
-    answers = yaml.safe_load((tmp_path / "churn" / ".copier-answers.yml").read_text())
-    for name, value in yaml.safe_load(PRESET.read_text()).items():
-        assert answers[name] == value
-    assert answers["package_name"] == "churn_model"
-    assert "Acme ML Platform" in (tmp_path / "churn" / "LICENSE").read_text()
-    assert (tmp_path / "churn" / ".python-version").read_text().strip() == "3.12"
+    return destination
+
+
+def test_copy_with_a_preset_records_its_answers(preset_project):
+    answers = yaml.safe_load((preset_project / ".copier-answers.yml").read_text())
+    preset = yaml.safe_load(PRESET.read_text())
+    for name, value in preset.items():
+        if name != "thresholds":
+            assert answers[name] == value, name
+    assert answers["package_name"] == PACKAGE
+    assert "Acme ML Platform" in (preset_project / "LICENSE").read_text()
+    assert (preset_project / ".python-version").read_text().strip() == "3.12"
+    assert (
+        "registry.acme.example/ml-platform/churn-model"
+        in (preset_project / "deploy/kubernetes/base/kustomization.yaml").read_text()
+    )
+
+
+@pytest.fixture(scope="module")
+def default_project(tmp_path_factory) -> Path:
+    return generate(tmp_path_factory.mktemp("defaults") / "wine")
+
+
+def test_preset_thresholds_replace_the_defaults_and_the_rest_stay(preset_project, default_project):
+    preset = yaml.safe_load(PRESET.read_text())["thresholds"]
+    defaults = yaml.safe_load((default_project / "monitoring/thresholds.yml").read_text())
+    written = yaml.safe_load((preset_project / "monitoring/thresholds.yml").read_text())
+    assert written == defaults | preset
+    assert written != defaults
+    # From now on the file is the team's: the answer is not recorded, so no update renders
+    # the preset over values the team has tuned since.
+    assert "thresholds" not in (preset_project / ".copier-answers.yml").read_text()
+
+
+@pytest.mark.parametrize("variant", ["preset-kubernetes", "defaults-local"])
+def test_generated_alert_rules_are_what_the_project_writes_from_its_thresholds(
+    variant, preset_project, default_project
+):
+    """includes/monitoring/alerts.jinja renders, byte for byte, what the project's own
+    `make monitoring-rules` (monitoring/alerts.py) writes from monitoring/thresholds.yml."""
+    if variant == "preset-kubernetes":
+        project, package = preset_project, PACKAGE
+    else:
+        project, package = default_project, "wine_quality"
+    alerts, thresholds = alert_generator(project, package)
+    limits = thresholds.Thresholds.load(project / "monitoring/thresholds.yml")
+    expected = alerts.expected_files(limits, project / "monitoring/prometheus")
+    relative = sorted(str(path.relative_to(project)) for path in expected)
+    assert relative == sorted(
+        ["monitoring/prometheus/alerts.test.yml", "monitoring/prometheus/alerts.yml"]
+        + (["deploy/kubernetes/base/prometheusrule-model.yaml"] if variant.endswith("kubernetes")
+           else [])
+    )  # fmt: skip
+    for path, text in expected.items():
+        assert path.read_bytes() == text.encode(), f"{path.relative_to(project)} differs"
+
+
+def test_preset_alert_rules_pass_their_promtool_tests(preset_project):
+    promtool = require_tool("promtool")
+    rules = preset_project / "monitoring/prometheus"
+    run(promtool, "check", "rules", "alerts.yml", cwd=rules)
+    assert "SUCCESS" in run(promtool, "test", "rules", "alerts.test.yml", cwd=rules).stdout
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "message"),
+    [
+        ({"max_eror_rate": 0.1}, '"max_eror_rate" is not a monitoring threshold: use '),
+        (
+            {"max_error_rate": 1.5},
+            "thresholds.max_error_rate is 1.5: it must be above 0 and below 1",
+        ),
+        ({"for_minutes": 2.5}, "thresholds.for_minutes must be a whole number, not 2.5"),
+        ({"service_down_minutes": True}, "thresholds.service_down_minutes must be a whole number"),
+        ({"drift_window_rows": 10}, "thresholds.drift_window_rows is 10: it must be at least 50"),
+        (
+            {"max_p95_latency_seconds": "fast"},
+            "thresholds.max_p95_latency_seconds must be a number",
+        ),
+        ([0.02], "thresholds must be a mapping of threshold names to numbers"),
+    ],
+    ids=["unknown", "above-one", "not-whole", "boolean", "below-bound", "text", "not-a-mapping"],
+)
+def test_invalid_thresholds_are_refused_by_name(thresholds, message, tmp_path):
+    with pytest.raises(ValueError, match="Validation error for question 'thresholds'") as error:
+        run_copy(str(ROOT), tmp_path / "project", data={"project_name": DEFAULT_NAME,
+                 "thresholds": thresholds}, defaults=True, vcs_ref="HEAD", quiet=True)  # fmt: skip
+    assert message in str(error.value)
+    assert not (tmp_path / "project" / "monitoring").exists()
 
 
 def test_preset_only_answers_real_questions():

@@ -30,6 +30,31 @@ def test_every_question_has_help_and_default(name):
         ({"author_email": "ml-team"}, "author_email", "name@example.com"),
         ({"description": "x" * 201}, "description", "under 200 characters"),
         ({"python_version": "3.9"}, "python_version", "not in"),
+        (
+            {"deploy_target": "aws", "aws_region": "Europe (Ireland)"},
+            "aws_region",
+            'not an AWS region code: use the form "eu-west-1"',
+        ),
+        (
+            {"deploy_target": "azure", "azure_location": "West Europe"},
+            "azure_location",
+            'not an Azure location name.*"westeurope"',
+        ),
+        (
+            {"deploy_target": "huggingface", "huggingface_space": "wine-quality"},
+            "huggingface_space",
+            'not a Space id: give "<owner>/<name>"',
+        ),
+        (
+            {"deploy_target": "huggingface", "huggingface_space": "ml-team/-demo"},
+            "huggingface_space",
+            "not a valid Space name",
+        ),
+        (
+            {"deploy_target": "huggingface", "huggingface_space": "ml_team/demo"},
+            "huggingface_space",
+            "not a Hugging Face user or organisation name",
+        ),
     ],
     ids=lambda value: value if isinstance(value, str) and len(value) < 20 else None,
 )

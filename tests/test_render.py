@@ -19,6 +19,8 @@ BIN = Path(sys.executable).parent
 KUBERNETES = "deploy/kubernetes"
 DEPLOY_FILES = {
     "local": set(),
+    "docker_swarm": {"deploy/swarm/stack.yaml", "deploy/swarm/prometheus.yml"},
+    "huggingface": {"deploy/huggingface/README.md"},
     "kubernetes": {
         *(
             f"{KUBERNETES}/base/{name}.yaml"
@@ -34,6 +36,23 @@ DEPLOY_FILES = {
         ),
     },
 }  # fmt: skip
+
+
+def terraform_files(answers: dict[str, str]) -> set[str]:
+    """The Terraform configuration of a cloud target: GPU capacity and CI identity only
+    when the answers call for them."""
+    target = answers["deploy_target"]
+    names = {
+        "aws": ["versions", "variables", "network", "storage", "service", "alarms", "outputs"],
+        "azure": ["versions", "variables", "main", "storage", "alerts", "outputs"],
+    }.get(target, [])
+    if not names:
+        return set()
+    if target == "aws" and answers["compute"] in ("gpu", "multi_gpu"):
+        names.append("gpu")
+    if answers["ci_provider"] != "none":
+        names.append("ci")
+    return {f"deploy/{target}/{name}.tf" for name in names}
 
 
 def expected_files(answers: dict[str, str], package: str) -> set[str]:
@@ -93,6 +112,10 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
     }
     if answers["experiment_tracking"] == "mlflow":
         files.add(f"src/{package}/tracking.py")
+    framework = answers.get("framework", "sklearn" if answers["compute"] == "cpu" else "pytorch")
+    if framework == "pytorch":
+        files |= {f"src/{package}/{name}.py" for name in ("torch_model", "network", "distributed")}
+        files |= {"tests/test_torch_model.py", "tests/test_distributed.py"}
     if answers["ci_provider"] == "github":
         files |= {".github/workflows/ci.yml", ".github/workflows/template-update.yml"}
         files.add(".github/dependabot.yml")
@@ -100,7 +123,7 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
             files.add(".github/workflows/cd.yml")
     if answers["ci_provider"] == "gitlab":
         files.add(".gitlab-ci.yml")
-    files |= DEPLOY_FILES[answers["deploy_target"]]
+    files |= DEPLOY_FILES.get(answers["deploy_target"], set()) | terraform_files(answers)
     if answers["data_size"] != "small":
         files.add("tests/test_engine.py")
     if answers["data_size"] == "large" and answers["deploy_target"] == "kubernetes":
