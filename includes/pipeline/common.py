@@ -26,16 +26,6 @@ def predict(model: Model, frame: pd.DataFrame) -> pd.DataFrame:
         return result
 
 
-def scores(labels: np.ndarray, probabilities: np.ndarray, classes: np.ndarray) -> dict[str, float]:
-    """Held-out scores; log loss is the optimised metric, the others are for people."""
-    predicted = classes[np.argmax(probabilities, axis=1)]
-    return {
-        "accuracy": float(accuracy_score(labels, predicted)),
-        "f1_macro": float(f1_score(labels, predicted, average="macro")),
-        "log_loss": float(log_loss(labels, probabilities, labels=list(CLASSES))),
-    }
-
-
 def save_model(model: Model, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, path)

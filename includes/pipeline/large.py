@@ -22,7 +22,6 @@ import numpy as np
 import pandas as pd
 from distributed import Client, LocalCluster
 from narwhals.typing import FrameT
-from sklearn.metrics import accuracy_score, f1_score, log_loss
 
 from .config import Settings
 from .data import DataError, check_row_count, check_unique_ids, validate_batch

@@ -22,7 +22,6 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 from narwhals.typing import FrameT
-from sklearn.metrics import accuracy_score, f1_score, log_loss
 
 from .config import Settings
 from .data import DataError, check_unique_ids, read_csv_batches, validate_batches
@@ -33,9 +32,9 @@ from .monitoring.history import describe_input
 from .schema import CLASSES, ID_COLUMN, TARGET, training_schema
 
 # Rows read from a CSV file at a time while it is validated into the parquet cache.
-SCAN_BATCH_ROWS = 100_000
-# Rows sorted in memory at a time when the rows are put in training order.
-SORT_BUCKET_ROWS = 1_000_000
+SCAN_BATCH_ROWS = 25_000
+# Rows sorted in memory at a time when the rows are put in training order (about 20 MB).
+SORT_BUCKET_ROWS = 100_000
 
 
 @contextmanager

@@ -11,10 +11,14 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+from pyarrow import csv
 
 from .schema import FEATURE_NAMES, FEATURES, ID_COLUMN, TARGET
 
 CHUNK_ROWS = 100_000
+# Measurements are written with three decimals, like the golden data's.
+DECIMALS = 3
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,8 @@ def sample(
         )
     lowest = [feature.minimum for feature in FEATURES]
     highest = [feature.maximum for feature in FEATURES]
-    frame = pd.DataFrame(np.clip(values, lowest, highest), columns=list(FEATURE_NAMES))
+    measured = np.round(np.clip(values, lowest, highest), DECIMALS)
+    frame = pd.DataFrame(measured, columns=list(FEATURE_NAMES))
     frame.insert(0, ID_COLUMN, np.arange(first_id, first_id + rows, dtype="int64"))
     frame[TARGET] = np.array([d.label for d in distributions])[classes]
     return frame
@@ -71,7 +76,13 @@ def synthesize(
     distributions = fit(golden)
     rng = np.random.default_rng(seed)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="") as handle:
+    writer = None
+    try:
         for start in range(0, rows, chunk_rows):
             chunk = sample(distributions, min(chunk_rows, rows - start), start + 1, rng)
-            chunk.to_csv(handle, header=start == 0, index=False, float_format="%.6g")
+            table = pa.Table.from_pandas(chunk, preserve_index=False)
+            writer = writer or csv.CSVWriter(out, table.schema)
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
