@@ -218,11 +218,13 @@ def kubernetes_project(render) -> Path:
     return render("kubernetes", "github")
 
 
+@pytest.mark.parametrize("compute", choices("compute"))
 @pytest.mark.parametrize("environment", ["staging", "production"])
-def test_kustomize_overlays_are_valid_kubernetes(kubernetes_project, environment, tmp_path):
+def test_kustomize_overlays_are_valid_kubernetes(render, environment, compute, tmp_path):
     kubectl = require_tool("kubectl")
+    project = render("kubernetes", "github", compute)
     manifests = run(
-        kubectl, "kustomize", f"deploy/kubernetes/overlays/{environment}", cwd=kubernetes_project
+        kubectl, "kustomize", f"deploy/kubernetes/overlays/{environment}", cwd=project
     ).stdout
     rendered = tmp_path / "manifests.yaml"
     rendered.write_text(manifests)
