@@ -26,7 +26,19 @@ from .schema import ID_COLUMN
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The modules whose code decides the scores; a change to any of them changes the fingerprint.
-MODEL_CODE = ("schema.py", "features.py", "model.py", "pipeline.py")
+# A PyTorch project's network and estimator count too.
+MODEL_CODE = tuple(
+    name
+    for name in (
+        "schema.py",
+        "features.py",
+        "model.py",
+        "pipeline.py",
+        "network.py",
+        "torch_model.py",
+    )
+    if (PACKAGE_DIR / name).is_file()
+)
 REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 METRICS_FILE = "metrics.json"
