@@ -15,6 +15,7 @@ import polars as pl
 import pytest
 import yaml
 
+from tests import torch_wheels
 from tests.helpers import TEMPLATE, choices, generate, require_tool, run, set_up
 
 BIN = Path(sys.executable).parent
@@ -185,13 +186,20 @@ def test_engines_compute_identical_golden_features(features_module):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("size", ["medium", "large"])
-def test_engine_project_trains_as_its_baseline_and_passes_its_engine_tests(tmp_path, size):
+@pytest.mark.parametrize("framework", ["sklearn", "pytorch"])
+def test_engine_project_trains_as_its_baseline_and_passes_its_engine_tests(
+    tmp_path, size, framework
+):
     """Set up as a user would, `make train` (for large, on a LocalCluster of worker
     processes) and the tests that exercise the engine: its own tests, the pipeline's and
     the golden tests (the shipped baseline reproduces on this engine). The rest of the
-    suite does not depend on the engine and runs in the default project's slow test."""
-    project = generate(tmp_path / size, data_size=size)
-    env = set_up(project)
+    suite does not depend on the engine and runs in the default project's slow test
+    (and, for PyTorch, in tests/test_torch.py's)."""
+    extra_env = {}
+    if framework == "pytorch":
+        extra_env = torch_wheels.uv_config(tmp_path, torch_wheels.require_wheel())
+    project = generate(tmp_path / size, data_size=size, framework=framework)
+    env = set_up(project, extra_env=extra_env)
     run("make", "train", cwd=project, env=env)
     metrics = json.loads((project / "reports/metrics.json").read_text())
     baseline = json.loads((project / "tests/golden/baseline/metrics.json").read_text())
