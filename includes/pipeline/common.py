@@ -1,9 +1,8 @@
 class Model(Protocol):
-    """What the pipeline needs of the estimator `build_model` returns (see model.py)."""
+    """What the pipeline needs of a trained model: the scikit-learn pipeline of the
+    contract's preprocessing and the estimator `build_model` returns (see model.py)."""
 
-    classes_: np.ndarray
-
-    def predict_proba(self, features: pd.DataFrame) -> np.ndarray: ...
+    def predict(self, features: pd.DataFrame) -> np.ndarray: ...
 
 
 @dataclass
@@ -13,17 +12,69 @@ class RunResult:
     predictions: pd.DataFrame
 
 
-def predict(model: Model, frame: pd.DataFrame) -> pd.DataFrame:
-    """Predicted class and class probabilities, one row per input record."""
-    with step("predict", rows=len(frame)):
-        probabilities = model.predict_proba(build_features(frame))
-        result = pd.DataFrame(
-            probabilities, columns=[f"probability_{label}" for label in model.classes_]
+def with_preprocessing(estimator: Any, prepare: Any) -> Pipeline:
+    """The saved model: the contract's preprocessing step in front of the estimator."""
+    return Pipeline([("prepare", prepare), ("model", estimator)])
+
+
+def check_classes(seen: Iterable[str]) -> None:
+    """Stop a training set that lacks a class the contract declares (classification)."""
+    if not CONTRACT.is_classification:
+        return
+    missing = sorted(set(CONTRACT.classes) - {str(label) for label in seen})
+    if missing:
+        raise DataError(
+            f"the training data has no record of class {', '.join(map(repr, missing))}, "
+            f"which schema.py declares for {CONTRACT.target!r}: add such records, or remove "
+            "the class from `classes` in schema.py (then `make golden-update`)"
         )
-        result.insert(0, "predicted", model.classes_[np.argmax(probabilities, axis=1)])
-        if ID_COLUMN in frame.columns:
-            result.insert(0, ID_COLUMN, frame[ID_COLUMN].to_numpy())
-        return result
+
+
+def scores(truth: np.ndarray, outputs: np.ndarray, classes: np.ndarray | None) -> dict[str, float]:
+    """Held-out scores of one task. Classification: `outputs` are class probabilities in
+    the order of `classes`; log loss is optimised, ROC AUC is added for two classes.
+    Regression: `outputs` are predicted values; RMSE is optimised."""
+    if classes is None:
+        return {
+            "rmse": float(np.sqrt(mean_squared_error(truth, outputs))),
+            "mae": float(mean_absolute_error(truth, outputs)),
+            "r2": float(r2_score(truth, outputs)),
+        }
+    predicted = classes[np.argmax(outputs, axis=1)]
+    result = {
+        "accuracy": float(accuracy_score(truth, predicted)),
+        "f1_macro": float(f1_score(truth, predicted, average="macro")),
+        "log_loss": float(log_loss(truth, outputs, labels=list(classes))),
+    }
+    if len(classes) == 2:
+        result["roc_auc"] = float(roc_auc_score(truth == classes[1], outputs[:, 1]))
+    return result
+
+
+def model_outputs(model: Model, inputs: pd.DataFrame) -> np.ndarray:
+    """Class probabilities (classification) or predicted values (regression)."""
+    if CONTRACT.is_classification:
+        return model.predict_proba(inputs)
+    return np.asarray(model.predict(inputs), dtype="float64")
+
+
+def predictions_frame(model: Model, outputs: np.ndarray, ids: np.ndarray | None) -> pd.DataFrame:
+    """One row per record: the predicted class and every class probability, or the value."""
+    if CONTRACT.is_classification:
+        result = pd.DataFrame(outputs, columns=[f"probability_{label}" for label in model.classes_])
+        result.insert(0, "predicted", model.classes_[np.argmax(outputs, axis=1)])
+    else:
+        result = pd.DataFrame({"predicted": outputs})
+    if ids is not None:
+        result.insert(0, CONTRACT.id_column, ids)
+    return result
+
+
+def predict(model: Model, frame: pd.DataFrame) -> pd.DataFrame:
+    """Predictions for every input record, in order (see `predictions_frame`)."""
+    with step("predict", rows=len(frame)):
+        ids = frame[CONTRACT.id_column].to_numpy() if CONTRACT.id_column in frame else None
+        return predictions_frame(model, model_outputs(model, build_features(frame)), ids)
 
 
 def save_model(model: Model, path: Path) -> None:

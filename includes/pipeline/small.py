@@ -1,53 +1,68 @@
 """The training pipeline, step by step: split -> features -> train -> evaluate -> predict.
 
-The data fits in memory, so every step works on a pandas frame.
+The data fits in memory, so every step works on a pandas frame. The task, the columns
+and their preprocessing come from the data contract (schema.py).
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import joblib
 import numpy as np
 import pandas as pd
-from sklearn.metrics import accuracy_score, f1_score, log_loss
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    log_loss,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+    roc_auc_score,
+)
 from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
 
 from .config import Settings
+from .data import DataError
 from .features import build_features
 from .log import step
 from .model import build_model
-from .schema import CLASSES, ID_COLUMN, TARGET
+from .schema import CONTRACT
 
 
 {% include 'includes/pipeline/common.py' %}
 
 def split(frame: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratified, seeded train/test split: the same data and seed give the same split."""
-    ordered = frame.sort_values(ID_COLUMN, kind="stable").reset_index(drop=True)
+    """Seeded train/test split, stratified by class for classification: the same data and
+    seed give the same split."""
+    ordered = frame.sort_values(CONTRACT.id_column, kind="stable").reset_index(drop=True)
+    stratify = ordered[CONTRACT.target] if CONTRACT.is_classification else None
     train_frame, test_frame = train_test_split(
-        ordered, test_size=test_size, random_state=seed, stratify=ordered[TARGET]
+        ordered, test_size=test_size, random_state=seed, stratify=stratify
     )
     return train_frame.reset_index(drop=True), test_frame.reset_index(drop=True)
 
 
 def train(frame: pd.DataFrame, settings: Settings) -> Model:
     with step("train", rows=len(frame)):
-        model = build_model(seed=settings.seed, **settings.model.model_dump())
-        model.fit(build_features(frame), frame[TARGET])
+        check_classes(frame[CONTRACT.target].unique())
+        inputs = build_features(frame)
+        model = with_preprocessing(
+            build_model(seed=settings.seed, **settings.model.model_dump()),
+            CONTRACT.preprocessor(list(inputs.columns)),
+        )
+        model.fit(inputs, CONTRACT.target_values(frame[CONTRACT.target]))
     return model
 
 
 def evaluate(model: Model, frame: pd.DataFrame) -> dict[str, float]:
-    """Held-out scores; log loss is the optimised metric, the others are for people."""
+    """Held-out scores of the task (see `scores`)."""
     with step("evaluate", rows=len(frame)):
-        probabilities = model.predict_proba(build_features(frame))
-        predicted = model.classes_[np.argmax(probabilities, axis=1)]
-        return {
-            "accuracy": float(accuracy_score(frame[TARGET], predicted)),
-            "f1_macro": float(f1_score(frame[TARGET], predicted, average="macro")),
-            "log_loss": float(log_loss(frame[TARGET], probabilities, labels=list(CLASSES))),
-        }
+        outputs = model_outputs(model, build_features(frame))
+        classes = model.classes_ if CONTRACT.is_classification else None
+        return scores(CONTRACT.target_values(frame[CONTRACT.target]), outputs, classes)
 
 
 def run(frame: pd.DataFrame, settings: Settings) -> RunResult:
@@ -57,5 +72,7 @@ def run(frame: pd.DataFrame, settings: Settings) -> RunResult:
     return RunResult(
         model=model,
         metrics=evaluate(model, test_frame),
-        predictions=predict(model, frame.sort_values(ID_COLUMN).reset_index(drop=True)),
+        predictions=predict(
+            model, frame.sort_values(CONTRACT.id_column, kind="stable").reset_index(drop=True)
+        ),
     )

@@ -9,15 +9,17 @@ import copy
 import hashlib
 import itertools
 import json
+import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
 import pandera.pandas as pa
 
+from .config import PROJECT_ROOT
 from .log import logger
 from .monitoring.metrics import count_schema_failures
-from .schema import ID_COLUMN, MIN_TRAINING_ROWS, inference_schema, training_schema
+from .schema import CONTRACT
 
 MANIFEST_NAME = "manifest.json"
 
@@ -35,7 +37,7 @@ def read_csv(path: Path) -> pd.DataFrame:
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     try:
-        return pd.read_csv(path)
+        return pd.read_csv(path, dtype=CONTRACT.csv_dtypes())
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DataError(f"{path}: not a readable CSV file ({error})") from error
 
@@ -45,7 +47,7 @@ def read_csv_batches(path: Path, rows: int) -> Iterator[pd.DataFrame]:
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     try:
-        with pd.read_csv(path, chunksize=rows) as reader:
+        with pd.read_csv(path, chunksize=rows, dtype=CONTRACT.csv_dtypes()) as reader:
             yield from reader
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise DataError(f"{path}: not a readable CSV file ({error})") from error
@@ -92,11 +94,16 @@ def restore_hint(path: Path) -> str:
     pointer = path.with_name(f"{path.name}.dvc")
     if pointer.is_file():
         return (
-            f"fetch the version this commit names with `dvc pull --force {pointer}`; "
+            f"fetch the version this commit names with `dvc pull --force {project_path(pointer)}`; "
             "if the pulled file still differs, the copy in the DVC remote is damaged: "
             "delete it there and upload a good copy with `make golden-push`"
         )
-    return f"restore the file with `git checkout -- {path.name}`"
+    return f"restore the file with `git checkout -- {project_path(path)}`"
+
+
+def project_path(path: Path) -> str:
+    """A path as a command run from the project root names it."""
+    return os.path.relpath(path.resolve(), PROJECT_ROOT)
 
 
 def validate(frame: pd.DataFrame, schema: pa.DataFrameSchema) -> pd.DataFrame:
@@ -154,9 +161,9 @@ def validate_batches(
 
 def check_row_count(rows: int, schema_name: str = "training") -> None:
     """Stop a dataset too small to train a model worth keeping."""
-    if rows < MIN_TRAINING_ROWS:
+    if rows < CONTRACT.min_training_rows:
         raise DataError(
-            f"{schema_name} data has {rows} rows: at least {MIN_TRAINING_ROWS} are needed"
+            f"{schema_name} data has {rows} rows: at least {CONTRACT.min_training_rows} are needed"
         )
 
 
@@ -169,18 +176,37 @@ def check_unique_ids(ordered_ids: pd.Series, previous: object = None) -> object:
     ids = ([] if previous is None else [previous]) + ordered_ids.tolist()
     repeated = next((a for a, b in itertools.pairwise(ids) if a == b), None)
     if repeated is not None:
-        raise DataError(
-            f"{ID_COLUMN} must be unique, but {ID_COLUMN} {repeated!r} appears more than once"
-        )
+        name = CONTRACT.id_column
+        raise DataError(f"{name} must be unique, but {name} {repeated!r} appears more than once")
     return ids[-1] if ids else None
 
 
+def check_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
+    """Records equal in every column but the identifier, by the contract's policy: they
+    would leak across the train/test split. "refuse" stops, "drop" keeps the first."""
+    columns = [*CONTRACT.feature_names, CONTRACT.target]
+    repeated = frame.duplicated(subset=columns, keep="first")
+    count = int(repeated.sum())
+    if not count:
+        return frame
+    ids = frame.loc[repeated, CONTRACT.id_column].head(5).tolist()
+    if CONTRACT.duplicates == "drop":
+        logger.warning("duplicates_dropped", rows=count, first_ids=ids)
+        return frame.loc[~repeated].reset_index(drop=True)
+    raise DataError(
+        f"{count} record(s) repeat another record in every column but {CONTRACT.id_column} "
+        f"(first {CONTRACT.id_column}s: {', '.join(map(str, ids))}): they would leak across "
+        "the train/test split. Remove them, or set duplicates=\"drop\" in schema.py's Contract."
+    )
+
+
 def load_training_data(path: Path, *, verify: bool = True) -> pd.DataFrame:
-    """Read labelled data, verify its golden checksum when asked, and validate it."""
+    """Read labelled data, verify its golden checksum when asked, validate it and apply
+    the duplicates policy."""
     if verify:
         verify_golden_file(path)
-    return validate(read_csv(path), training_schema())
+    return check_duplicates(validate(read_csv(path), CONTRACT.training_schema()))
 
 
 def load_inference_data(path: Path) -> pd.DataFrame:
-    return validate(read_csv(path), inference_schema())
+    return validate(read_csv(path), CONTRACT.inference_schema())

@@ -14,7 +14,13 @@ import pandas as pd
 import pyarrow as pa
 from pyarrow import csv
 
-from .schema import FEATURE_NAMES, FEATURES, ID_COLUMN, TARGET
+from .contract import Numeric
+from .schema import CONTRACT
+
+FEATURES = CONTRACT.of_kind(Numeric)
+FEATURE_NAMES = tuple(c.name for c in FEATURES)
+ID_COLUMN = CONTRACT.id_column
+TARGET = CONTRACT.target
 
 CHUNK_ROWS = 100_000
 # Measurements are written with three decimals, like the golden data's.

@@ -11,7 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..schema import CLASSES, FEATURE_NAMES
+from ..contract import Numeric
+from ..schema import CONTRACT
+
+CLASSES = CONTRACT.classes
+FEATURE_NAMES = tuple(c.name for c in CONTRACT.of_kind(Numeric))
 
 BINS = 10
 PREDICTED = "predicted class"

@@ -6,7 +6,10 @@ from pathlib import Path
 import narwhals as nw
 from narwhals.typing import IntoFrame
 
-from ..schema import FEATURE_NAMES
+from ..contract import Numeric
+from ..schema import CONTRACT
+
+FEATURE_NAMES = tuple(c.name for c in CONTRACT.of_kind(Numeric))
 
 # The metric the model minimises (pipeline.evaluate); the others are for people.
 OPTIMISED_METRIC = "log_loss"

@@ -5,6 +5,7 @@ and the Grafana dashboard in `monitoring/` refer to exactly these names.
 """
 
 import time
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -51,6 +52,11 @@ DRIFT = Gauge(
     "PSI of each feature: the last drift_window_rows records scored against the golden data.",
     ["feature"],
 )
+UNSEEN_LEVELS = Counter(
+    "unseen_levels",
+    "Values of a categorical field that no declared level matches, scored as unknown.",
+    ["field"],
+)
 MODEL = Info("model", "The model being served: hash of its file and the package version.")
 
 UNMATCHED_ROUTE = "unmatched"
@@ -83,19 +89,31 @@ class MetricsMiddleware:
             LATENCY.labels(route).observe(time.perf_counter() - started)
 
 
-def observe_predictions(
-    predicted: np.ndarray, probabilities: np.ndarray, min_confidence: float
-) -> None:
+def observe_predictions(predictions: pd.DataFrame, thresholds: Any) -> None:
     """Record one batch of predictions: size, classes, confidence, low-confidence count."""
-    BATCH_ROWS.observe(len(predicted))
-    labels, counts = np.unique(predicted, return_counts=True)
+    BATCH_ROWS.observe(len(predictions))
+    labels, counts = np.unique(predictions["predicted"].to_numpy(), return_counts=True)
     for label, count in zip(labels, counts, strict=True):
         PREDICTIONS.labels(str(label)).inc(int(count))
-    confidence = probabilities.max(axis=1)
-    for value in confidence:
-        CONFIDENCE.observe(float(value))
-    LOW_CONFIDENCE.inc(int((confidence < min_confidence).sum()))
+    probabilities = predictions.filter(like="probability_").to_numpy()
+    if probabilities.size:
+        confidence = probabilities.max(axis=1)
+        for value in confidence:
+            CONFIDENCE.observe(float(value))
+        LOW_CONFIDENCE.inc(int((confidence < thresholds.min_confidence).sum()))
     LAST_PREDICTION.set_to_current_time()
+
+
+def count_unseen_levels(frame: pd.DataFrame) -> None:
+    """Count values of categorical columns (unseen="unknown") that no declared level matches."""
+    from ..contract import Categorical
+    from ..schema import CONTRACT
+
+    for column in CONTRACT.of_kind(Categorical):
+        values = frame[column.name].dropna()
+        unseen = int((~values.isin(column.levels)).sum())
+        if unseen:
+            UNSEEN_LEVELS.labels(column.name).inc(unseen)
 
 
 def count_schema_failures(source: str, failure_cases: pd.DataFrame) -> None:

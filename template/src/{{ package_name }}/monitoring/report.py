@@ -12,7 +12,12 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
-from ..schema import CLASSES, FEATURE_NAMES, TARGET
+from ..contract import Numeric
+from ..schema import CONTRACT
+
+CLASSES = CONTRACT.classes
+FEATURE_NAMES = tuple(c.name for c in CONTRACT.of_kind(Numeric))
+TARGET = CONTRACT.target
 from .drift import DriftReport
 from .history import OPTIMISED_METRIC
 
