@@ -22,7 +22,9 @@ import yaml
 from .config import Settings
 from .data import MANIFEST_NAME, describe_manifest_entry, load_training_data, sha256_of
 from .pipeline import RunResult, load_model, predict, run, save_model
-from .schema import ID_COLUMN
+from .schema import CONTRACT
+
+ID_COLUMN = CONTRACT.id_column
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The modules whose code decides the scores; a change to any of them changes the fingerprint.
@@ -56,7 +58,7 @@ def fingerprint(settings: Settings, data_path: Path | None = None) -> dict:
     data_path = data_path or settings.golden_path
     params = json.dumps(settings.params(), sort_keys=True).encode()
     return {
-        "data": {settings.golden_file: sha256_of(data_path)},
+        "data": {data_path.name: sha256_of(data_path)},
         "params": _digest(params),
         "code": {
             name: _digest((PACKAGE_DIR / name).read_bytes().replace(b"\r\n", b"\n"))
@@ -423,7 +425,7 @@ class Update:
 
 
 def prepare_update(settings: Settings) -> Update:
-    manifest = {"files": {settings.golden_file: describe_manifest_entry(settings.golden_path)}}
+    manifest = {"files": {settings.golden_path.name: describe_manifest_entry(settings.golden_path)}}
     frame = load_training_data(settings.golden_path, verify=False)
     result = run(frame, settings)
     current = Baseline(result.metrics, result.predictions, fingerprint(settings))
