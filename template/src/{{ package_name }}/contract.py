@@ -283,7 +283,8 @@ class Contract:
                 constraints["multiple_of"] = 1
         elif isinstance(column, Categorical):
             members = {f"level_{index}": level for index, level in enumerate(column.levels)}
-            kind = enum.Enum(_class_name(column.name), members) if column.unseen == "refuse" else str
+            refused = column.unseen == "refuse"
+            kind = enum.Enum(_class_name(column.name), members) if refused else str
         elif isinstance(column, Boolean):
             kind = bool
         else:
