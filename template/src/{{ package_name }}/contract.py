@@ -152,12 +152,15 @@ class Contract:
                     f"{column.name!r} is not usable as a field name: rename the column to "
                     "letters, digits and underscores, not starting with a digit"
                 )
-            if isinstance(column, Numeric) and isinstance(column.impute, str):
-                if column.impute not in IMPUTE_STRATEGIES:
-                    found.append(
-                        f"{column.name}: impute must be one of {', '.join(IMPUTE_STRATEGIES)} "
-                        f"or a number, not {column.impute!r}"
-                    )
+            if (
+                isinstance(column, Numeric)
+                and isinstance(column.impute, str)
+                and column.impute not in IMPUTE_STRATEGIES
+            ):
+                found.append(
+                    f"{column.name}: impute must be one of {', '.join(IMPUTE_STRATEGIES)} "
+                    f"or a number, not {column.impute!r}"
+                )
             if isinstance(column, Categorical) and len(set(column.levels)) != len(column.levels):
                 found.append(f"{column.name}: a level is declared twice")
             if isinstance(column, Categorical) and not column.levels:
@@ -279,11 +282,9 @@ class Contract:
             if column.integer:
                 constraints["multiple_of"] = 1
         elif isinstance(column, Categorical):
-            kind = (
-                enum.Enum(_class_name(column.name), {f"level_{i}": v for i, v in enumerate(column.levels)})
-                if column.unseen == "refuse"
-                else str
-            )
+            members = {f"level_{index}": level for index, level in enumerate(column.levels)}
+            refused = column.unseen == "refuse"
+            kind = enum.Enum(_class_name(column.name), members) if refused else str
         elif isinstance(column, Boolean):
             kind = bool
         else:

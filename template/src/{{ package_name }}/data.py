@@ -196,7 +196,7 @@ def check_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
     raise DataError(
         f"{count} record(s) repeat another record in every column but {CONTRACT.id_column} "
         f"(first {CONTRACT.id_column}s: {', '.join(map(str, ids))}): they would leak across "
-        "the train/test split. Remove them, or set duplicates=\"drop\" in schema.py's Contract."
+        'the train/test split. Remove them, or set duplicates="drop" in schema.py\'s Contract.'
     )
 
 

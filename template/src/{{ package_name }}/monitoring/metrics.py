@@ -220,6 +220,8 @@ def count_request_failures(errors: list[dict], known_fields: frozenset[str]) -> 
     cannot create new time series.
     """
     for error in errors:
-        names = [part for part in error["loc"] if isinstance(part, str)]
-        field = names[-1] if names and names[-1] in known_fields else "other"
+        # A nullable field's error names the union member after the field: take the last
+        # part of the location that is a known field.
+        known = [part for part in error["loc"] if isinstance(part, str) and part in known_fields]
+        field = known[-1] if known else "other"
         SANITY_FAILURES.labels("request", error["type"], field).inc()
