@@ -120,9 +120,7 @@ def fit(golden: pd.DataFrame) -> Fitted:
             "the column from schema.py"
         )
     if CONTRACT.is_classification:
-        grouped = [
-            (str(label), records) for label, records in golden.groupby(TARGET, sort=True)
-        ]
+        grouped = [(str(label), records) for label, records in golden.groupby(TARGET, sort=True)]
     else:
         grouped = [(None, golden)]
     levels = level_columns()
@@ -148,9 +146,7 @@ def fit(golden: pd.DataFrame) -> Fitted:
     spans = {}
     for column in CONTRACT.of_kind(Datetime):
         moments = pd.to_datetime(golden[column.name], errors="coerce").dropna()
-        spans[column.name] = (
-            (moments.min().value, moments.max().value) if len(moments) else None
-        )
+        spans[column.name] = (moments.min().value, moments.max().value) if len(moments) else None
     decimals = {
         name: decimals_of(golden[name].apply(pd.to_numeric, errors="coerce").to_numpy(float))
         for name in JOINT

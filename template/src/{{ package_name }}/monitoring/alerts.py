@@ -243,7 +243,8 @@ def alerts(t: Thresholds, task: Task) -> list[Alert]:
         ),
     ]
     if task == "classification":
-        return service + [
+        return [
+            *service,
             Alert(
                 name="LowConfidencePredictions",
                 expr=(
@@ -272,7 +273,8 @@ def alerts(t: Thresholds, task: Task) -> list[Alert]:
                 },
             ),
         ]
-    return service + [
+    return [
+        *service,
         Alert(
             name="PredictionsOutOfRange",
             expr=(
@@ -287,9 +289,10 @@ def alerts(t: Thresholds, task: Task) -> list[Alert]:
                 "the target's range in the golden data"
             ),
             description=(
-                "The model extrapolates (max_out_of_range_share in monitoring/thresholds.yml): "
-                "inputs may have drifted beyond the training data, or be implausible; "
-                "`make drift BATCH=<recent records>.csv` shows which columns moved."
+                "The model extrapolates (max_out_of_range_share in "
+                "monitoring/thresholds.yml): inputs may have drifted beyond the training "
+                "data, or be implausible; `make drift BATCH=<recent records>.csv` shows "
+                "which columns moved."
             ),
             firing={
                 predictions: counter(PER_MINUTE, minutes),
@@ -304,7 +307,9 @@ def alerts(t: Thresholds, task: Task) -> list[Alert]:
 
 
 def rules_document(t: Thresholds, task: Task) -> dict:
-    return {"groups": [{"name": "prediction-service", "rules": [a.rule() for a in alerts(t, task)]}]}
+    return {
+        "groups": [{"name": "prediction-service", "rules": [a.rule() for a in alerts(t, task)]}]
+    }
 
 
 def tests_document(t: Thresholds, task: Task) -> dict:

@@ -27,7 +27,11 @@ PREDICTED = "predicted class" if CONTRACT.is_classification else "predicted valu
 FLOOR = 1e-4
 UNKNOWN = "unknown"
 MISSING = "missing"
-BOOLEAN_TEXT = {"true": "True", "1": "True", "1.0": "True", "false": "False", "0": "False", "0.0": "False"}
+# How booleans may read as text (CSV files, object columns).
+BOOLEAN_TEXT = {
+    **dict.fromkeys(("true", "1", "1.0"), "True"),
+    **dict.fromkeys(("false", "0", "0.0"), "False"),
+}
 
 
 def psi(reference: np.ndarray, current: np.ndarray) -> float:
@@ -65,7 +69,7 @@ class Bins:
         else:
             edges = np.empty(0)
         labels = tuple(f"bin {index + 1}" for index in range(len(edges) + 1))
-        return cls(labels + (MISSING,), edges=edges, kind=kind)
+        return cls((*labels, MISSING), edges=edges, kind=kind)
 
     @classmethod
     def for_levels(cls, levels: tuple[str, ...], kind: Column | None = None) -> "Bins":

@@ -46,8 +46,7 @@ def describe_input(frame: IntoFrame) -> dict:
         if not isinstance(column, Datetime | Categorical):
             source = source.cast(nw.Float64)
         expressions += [
-            getattr(source, stat)().alias(f"{column.name}.{stat}")
-            for stat in _statistics(column)
+            getattr(source, stat)().alias(f"{column.name}.{stat}") for stat in _statistics(column)
         ]
     summary = data.select(*expressions)
     values = (summary.collect() if isinstance(summary, nw.LazyFrame) else summary).row(0)
@@ -59,7 +58,9 @@ def describe_input(frame: IntoFrame) -> dict:
         "columns": len(data.collect_schema()),
         "features": {
             column.name: {
-                **{stat: _value(described[f"{column.name}.{stat}"]) for stat in _statistics(column)},
+                **{
+                    stat: _value(described[f"{column.name}.{stat}"]) for stat in _statistics(column)
+                },
                 "missing": round(int(described[f"{column.name}.missing"]) / max(rows, 1), 6),
             }
             for column in CONTRACT.columns

@@ -16,9 +16,7 @@ from ..contract import Categorical
 from ..schema import CONTRACT
 
 # Buckets of the predicted-value histogram where schema.py declares no target range.
-VALUE_BUCKETS = tuple(
-    sign * 10.0**power for sign in (-1, 1) for power in range(-2, 7)
-)
+VALUE_BUCKETS = tuple(sign * 10.0**power for sign in (-1, 1) for power in range(-2, 7))
 
 
 def value_buckets(low: float | None, high: float | None) -> tuple[float, ...]:
@@ -26,6 +24,7 @@ def value_buckets(low: float | None, high: float | None) -> tuple[float, ...]:
     if low is None or high is None or not high > low:
         return tuple(sorted(VALUE_BUCKETS))
     return tuple(float(edge) for edge in np.linspace(low, high, 21))
+
 
 REQUESTS = Counter(
     "http_requests",
