@@ -219,8 +219,14 @@ def count_request_failures(errors: list[dict], known_fields: frozenset[str]) -> 
     cannot create new time series.
     """
     for error in errors:
-        # A nullable field's error names the union member after the field: take the last
-        # part of the location that is a known field.
-        known = [part for part in error["loc"] if isinstance(part, str) and part in known_fields]
-        field = known[-1] if known else "other"
+        names = [part for part in error["loc"] if isinstance(part, str)]
+        # A nullable field's error names the union member after the field: the field is
+        # the last declared column in the location.
+        columns = [name for name in names if name in known_fields and name in CONTRACT.by_name]
+        if columns:
+            field = columns[-1]
+        elif names and names[-1] not in known_fields:
+            field = "other"  # a key the client invented
+        else:
+            field = names[-1] if names else "other"
         SANITY_FAILURES.labels("request", error["type"], field).inc()
