@@ -89,7 +89,7 @@ class Bins:
         text = values.astype(str)
         if self.kind is not None:  # booleans, however the frame holds them
             text = text.str.lower().map(BOOLEAN_TEXT).fillna(text)
-        codes = pd.Categorical(text, categories=list(self.levels)).codes.astype(np.int64)
+        codes = pd.Index(self.levels).get_indexer(text).astype(np.int64)
         codes[codes < 0] = len(self.levels)  # the "unknown" bin
         codes[missing] = self.missing
         return codes
