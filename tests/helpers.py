@@ -170,6 +170,12 @@ def release(repo: Path, version: str, edits: dict[str, str]) -> None:
     run("git", "tag", f"v{version}", cwd=repo)
 
 
+def answered_task(project: Path) -> str:
+    """The `task` answer a generated project records (classification before it existed)."""
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    return answers.get("task", "classification")
+
+
 def alert_generator(project: Path, package: str):
     """A generated project's own monitoring.alerts and monitoring.thresholds modules (what
     its `make monitoring-rules` runs), imported from its source without installing the

@@ -25,12 +25,18 @@ BIN = Path(sys.executable).parent
 PACKAGE = "wine_quality"
 PROMQL_WORDS = {
     "by", "without", "sum", "max", "min", "rate", "increase", "histogram_quantile", "time",
+    "scalar",
 }  # fmt: skip
 SUFFIXES = {
     "Counter": ("_total",),
     "Gauge": ("",),
     "Histogram": ("_bucket", "_sum", "_count"),
     "Info": ("_info",),
+}
+# Metric families metrics.py declares for one task only (CONTRACT.task).
+TASK_FAMILIES = {
+    "classification": {"prediction_confidence", "low_confidence_predictions"},
+    "regression": {"predicted_value", "out_of_range_predictions"},
 }
 
 
@@ -39,12 +45,22 @@ def project(answers, tmp_path_factory) -> Path:
     return generate(tmp_path_factory.mktemp("monitored"), **answers)
 
 
+def project_task(project: Path) -> str:
+    return yaml.safe_load((project / ".copier-answers.yml").read_text())["task"]
+
+
 def exported_metrics(project: Path) -> set[str]:
-    """Series names the service exposes, from the metric declarations in metrics.py."""
+    """Series names the service exposes, from the metric declarations in metrics.py
+    (those of the project's task)."""
     source = (project / f"src/{PACKAGE}/monitoring/metrics.py").read_text()
     declared = re.findall(r"(Counter|Gauge|Histogram|Info)\(\s*\"(\w+)\"", source)
     assert len(declared) >= 8, declared
-    return {name + suffix for kind, name in declared for suffix in SUFFIXES[kind]} | {"up"}
+    other = set().union(
+        *(names for task, names in TASK_FAMILIES.items() if task != project_task(project))
+    )
+    return {
+        name + suffix for kind, name in declared if name not in other for suffix in SUFFIXES[kind]
+    } | {"up"}
 
 
 def metric_names(expr: str) -> set[str]:

@@ -10,7 +10,15 @@ import pytest
 import yaml
 from copier import run_copy
 
-from tests.helpers import DEFAULT_NAME, ROOT, alert_generator, generate, require_tool, run
+from tests.helpers import (
+    DEFAULT_NAME,
+    ROOT,
+    alert_generator,
+    answered_task,
+    generate,
+    require_tool,
+    run,
+)
 
 PRESET = ROOT / "presets" / "example.yml"
 PACKAGE = "churn_model"
@@ -50,6 +58,11 @@ def default_project(tmp_path_factory) -> Path:
     return generate(tmp_path_factory.mktemp("defaults") / "wine")
 
 
+@pytest.fixture(scope="module")
+def regression_project(tmp_path_factory) -> Path:
+    return generate(tmp_path_factory.mktemp("regression") / "wine", task="regression")
+
+
 def test_preset_thresholds_replace_the_defaults_and_the_rest_stay(preset_project, default_project):
     preset = yaml.safe_load(PRESET.read_text())["thresholds"]
     defaults = yaml.safe_load((default_project / "monitoring/thresholds.yml").read_text())
@@ -61,19 +74,23 @@ def test_preset_thresholds_replace_the_defaults_and_the_rest_stay(preset_project
     assert "thresholds" not in (preset_project / ".copier-answers.yml").read_text()
 
 
-@pytest.mark.parametrize("variant", ["preset-kubernetes", "defaults-local"])
+@pytest.mark.parametrize("variant", ["preset-kubernetes", "defaults-local", "regression-local"])
 def test_generated_alert_rules_are_what_the_project_writes_from_its_thresholds(
-    variant, preset_project, default_project
+    variant, preset_project, default_project, regression_project
 ):
     """includes/monitoring/alerts.jinja renders, byte for byte, what the project's own
     `make monitoring-rules` (monitoring/alerts.py) writes from monitoring/thresholds.yml."""
     if variant == "preset-kubernetes":
         project, package = preset_project, PACKAGE
-    else:
+    elif variant == "defaults-local":
         project, package = default_project, "wine_quality"
+    else:
+        project, package = regression_project, "wine_quality"
     alerts, thresholds = alert_generator(project, package)
     limits = thresholds.Thresholds.load(project / "monitoring/thresholds.yml")
-    expected = alerts.expected_files(limits, project / "monitoring/prometheus")
+    expected = alerts.expected_files(
+        limits, project / "monitoring/prometheus", answered_task(project)
+    )
     relative = sorted(str(path.relative_to(project)) for path in expected)
     assert relative == sorted(
         ["monitoring/prometheus/alerts.test.yml", "monitoring/prometheus/alerts.yml"]

@@ -23,6 +23,7 @@ from tests.helpers import (
     ROOT,
     TEMPLATE,
     alert_generator,
+    answered_task,
     choices,
     generate,
     git_commit_all,
@@ -134,7 +135,9 @@ def user_edits(project: Path, lock: bool = False) -> None:
     edit(project / "monitoring/thresholds.yml", r"^max_error_rate: .*$", "max_error_rate: 0.02")
     alerts, thresholds = alert_generator(project, PACKAGE)
     limits = thresholds.Thresholds.load(project / "monitoring/thresholds.yml")
-    alerts.write(limits, project / "monitoring/prometheus")  # what `make monitoring-rules` does
+    alerts.write(
+        limits, project / "monitoring/prometheus", answered_task(project)
+    )  # what `make monitoring-rules` does
     edit(project / "README.md", r"\A(# .*\n)", rf"\1\n{TEAM_NOTES}")
     (project / "local.mk").write_text(TEAM_MAKE)
     (project / "compose.override.yaml").write_text(TEAM_COMPOSE)
@@ -160,7 +163,7 @@ def stale_alert_rules(project: Path) -> list[str]:
     """Alert rule files that differ from what the project's thresholds.yml gives."""
     alerts, thresholds = alert_generator(project, PACKAGE)
     limits = thresholds.Thresholds.load(project / "monitoring/thresholds.yml")
-    return alerts.stale_files(limits, project / "monitoring/prometheus")
+    return alerts.stale_files(limits, project / "monitoring/prometheus", answered_task(project))
 
 
 # --- a new release, the same answers ----------------------------------------------------

@@ -10,6 +10,7 @@ side (it stays quiet).
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import yaml
 
@@ -32,6 +33,12 @@ HEADER = (
 )
 # Requests (or predictions) per minute in the unit-test series.
 PER_MINUTE = 1000
+# Label values of the unit-test series: any class or feature name behaves the same.
+SOME_CLASS = "some_class"
+SOME_FEATURE = "some_feature"
+# What the model predicts (CONTRACT.task): it decides which prediction alerts exist.
+Task = Literal["classification", "regression"]
+TASKS = ("classification", "regression")
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,10 @@ def share_series(good: str, bad: str, share: float, minutes: int) -> dict[str, s
     return {good: counter(PER_MINUTE - bad_count, minutes), bad: counter(bad_count, minutes)}
 
 
-def alerts(t: Thresholds) -> list[Alert]:
+def alerts(t: Thresholds, task: Task) -> list[Alert]:
+    """Every alert rule: those about the service, then those about its predictions."""
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {', '.join(TASKS)}, not {task!r}")
     window = f"[{t.rate_window_minutes}m]"
     minutes = t.rate_window_minutes + t.for_minutes + 5
     ok, server_error, rejected = (
@@ -103,9 +113,13 @@ def alerts(t: Thresholds) -> list[Alert]:
             "+Inf",
         )
     )
-    predictions = selector("predictions_total", job=JOB, predicted_class="class_0")
+    if task == "classification":
+        predictions = selector("predictions_total", job=JOB, predicted_class=SOME_CLASS)
+    else:
+        predictions = selector("predictions_total", job=JOB)
     low = selector("low_confidence_predictions_total", job=JOB)
-    drift = selector("feature_drift_psi", job=JOB, feature="alcohol")
+    outside = selector("out_of_range_predictions_total", job=JOB)
+    drift = selector("feature_drift_psi", job=JOB, feature=SOME_FEATURE)
     last = selector("last_prediction_timestamp_seconds", job=JOB)
     up = selector("up", job=JOB, instance=f"{JOB}:8000")
     requests = "http_requests_total"
@@ -115,7 +129,7 @@ def alerts(t: Thresholds) -> list[Alert]:
     total = f"sum by ({PER}) (rate("
     silent = t.max_minutes_without_predictions + 5
     down = t.service_down_minutes + 5
-    return [
+    service = [
         Alert(
             name="HighErrorRate",
             expr=(
@@ -181,33 +195,6 @@ def alerts(t: Thresholds) -> list[Alert]:
             quiet=share_series(ok, rejected, t.max_rejected_share / 2, minutes),
         ),
         Alert(
-            name="LowConfidencePredictions",
-            expr=(
-                f"{total}{low}{window}))"
-                f" / {total}{selector('predictions_total', job=JOB)}{window}))"
-                f" > {t.max_low_confidence_share:g}"
-            ),
-            for_minutes=t.for_minutes,
-            severity="warning",
-            summary=(
-                f"More than {percent(t.max_low_confidence_share)} of predictions have a "
-                f"confidence below {t.min_confidence:g}"
-            ),
-            description=(
-                "The model is unsure about many inputs (max_low_confidence_share and "
-                "min_confidence in monitoring/thresholds.yml): inputs may have drifted or "
-                "be implausible."
-            ),
-            firing={
-                predictions: counter(PER_MINUTE, minutes),
-                low: counter(round(PER_MINUTE * midway(t.max_low_confidence_share)), minutes),
-            },
-            quiet={
-                predictions: counter(PER_MINUTE, minutes),
-                low: counter(round(PER_MINUTE * t.max_low_confidence_share / 2), minutes),
-            },
-        ),
-        Alert(
             name="FeatureDrift",
             expr=(
                 f"max by ({PER}, feature) ({selector('feature_drift_psi', job=JOB)})"
@@ -224,7 +211,7 @@ def alerts(t: Thresholds) -> list[Alert]:
             ),
             firing={drift: constant(t.max_drift_psi * 2, minutes)},
             quiet={drift: constant(t.max_drift_psi / 2, minutes)},
-            labels={"feature": "alcohol"},
+            labels={"feature": SOME_FEATURE},
         ),
         Alert(
             name="NoPredictions",
@@ -255,15 +242,79 @@ def alerts(t: Thresholds) -> list[Alert]:
             labels={"job": JOB, "instance": f"{JOB}:8000"},
         ),
     ]
+    if task == "classification":
+        return [
+            *service,
+            Alert(
+                name="LowConfidencePredictions",
+                expr=(
+                    f"{total}{low}{window}))"
+                    f" / {total}{selector('predictions_total', job=JOB)}{window}))"
+                    f" > {t.max_low_confidence_share:g}"
+                ),
+                for_minutes=t.for_minutes,
+                severity="warning",
+                summary=(
+                    f"More than {percent(t.max_low_confidence_share)} of predictions have a "
+                    f"confidence below {t.min_confidence:g}"
+                ),
+                description=(
+                    "The model is unsure about many inputs (max_low_confidence_share and "
+                    "min_confidence in monitoring/thresholds.yml): inputs may have drifted or "
+                    "be implausible."
+                ),
+                firing={
+                    predictions: counter(PER_MINUTE, minutes),
+                    low: counter(round(PER_MINUTE * midway(t.max_low_confidence_share)), minutes),
+                },
+                quiet={
+                    predictions: counter(PER_MINUTE, minutes),
+                    low: counter(round(PER_MINUTE * t.max_low_confidence_share / 2), minutes),
+                },
+            ),
+        ]
+    return [
+        *service,
+        Alert(
+            name="PredictionsOutOfRange",
+            expr=(
+                f"{total}{outside}{window}))"
+                f" / {total}{selector('predictions_total', job=JOB)}{window}))"
+                f" > {t.max_out_of_range_share:g}"
+            ),
+            for_minutes=t.for_minutes,
+            severity="warning",
+            summary=(
+                f"More than {percent(t.max_out_of_range_share)} of predictions fall outside "
+                "the target's range in the golden data"
+            ),
+            description=(
+                "The model extrapolates (max_out_of_range_share in "
+                "monitoring/thresholds.yml): inputs may have drifted beyond the training "
+                "data, or be implausible; `make drift BATCH=<recent records>.csv` shows "
+                "which columns moved."
+            ),
+            firing={
+                predictions: counter(PER_MINUTE, minutes),
+                outside: counter(round(PER_MINUTE * midway(t.max_out_of_range_share)), minutes),
+            },
+            quiet={
+                predictions: counter(PER_MINUTE, minutes),
+                outside: counter(round(PER_MINUTE * t.max_out_of_range_share / 2), minutes),
+            },
+        ),
+    ]
 
 
-def rules_document(t: Thresholds) -> dict:
-    return {"groups": [{"name": "prediction-service", "rules": [a.rule() for a in alerts(t)]}]}
+def rules_document(t: Thresholds, task: Task) -> dict:
+    return {
+        "groups": [{"name": "prediction-service", "rules": [a.rule() for a in alerts(t, task)]}]
+    }
 
 
-def tests_document(t: Thresholds) -> dict:
+def tests_document(t: Thresholds, task: Task) -> dict:
     tests = []
-    for alert in alerts(t):
+    for alert in alerts(t, task):
         length = max(int(values.rsplit("x", 1)[1]) for values in alert.firing.values())
         eval_time = f"{length - 3}m"
         expected = {
@@ -289,13 +340,13 @@ def tests_document(t: Thresholds) -> dict:
     return {"rule_files": [RULES_FILE], "evaluation_interval": "1m", "tests": tests}
 
 
-def prometheus_rule_document(t: Thresholds) -> dict:
+def prometheus_rule_document(t: Thresholds, task: Task) -> dict:
     """The rule groups of alerts.yml as a Prometheus Operator PrometheusRule."""
     return {
         "apiVersion": "monitoring.coreos.com/v1",
         "kind": "PrometheusRule",
         "metadata": {"name": "model"},
-        "spec": rules_document(t),
+        "spec": rules_document(t, task),
     }
 
 
@@ -308,35 +359,35 @@ def project_root(directory: Path) -> Path:
     return directory.parent.parent
 
 
-def expected_files(t: Thresholds, directory: Path) -> dict[Path, str]:
+def expected_files(t: Thresholds, directory: Path, task: Task) -> dict[Path, str]:
     """The text each generated file must have, by path, for the rules in `directory`.
 
     The PrometheusRule is expected only where the project has a kustomize base.
     """
     files = {
-        directory / RULES_FILE: render(rules_document(t)),
-        directory / TESTS_FILE: render(tests_document(t)),
+        directory / RULES_FILE: render(rules_document(t, task)),
+        directory / TESTS_FILE: render(tests_document(t, task)),
     }
     base = project_root(directory) / KUBERNETES_BASE
     if base.is_dir():
-        files[base / KUBERNETES_RULES_FILE] = render(prometheus_rule_document(t))
+        files[base / KUBERNETES_RULES_FILE] = render(prometheus_rule_document(t, task))
     return files
 
 
-def stale_files(t: Thresholds, directory: Path) -> list[str]:
+def stale_files(t: Thresholds, directory: Path, task: Task) -> list[str]:
     """The generated files (relative to the project) missing or differing from the thresholds."""
     root = project_root(directory)
     return [
         str(path.relative_to(root))
-        for path, text in expected_files(t, directory).items()
+        for path, text in expected_files(t, directory, task).items()
         if not path.is_file() or path.read_text() != text
     ]
 
 
-def write(t: Thresholds, directory: Path) -> list[Path]:
+def write(t: Thresholds, directory: Path, task: Task) -> list[Path]:
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
-    for path, text in expected_files(t, directory).items():
+    for path, text in expected_files(t, directory, task).items():
         path.write_text(text)
         paths.append(path)
     return paths

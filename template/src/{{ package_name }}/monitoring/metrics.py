@@ -12,6 +12,20 @@ import pandas as pd
 from prometheus_client import Counter, Gauge, Histogram, Info
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..contract import Categorical
+from ..schema import CONTRACT
+
+# Buckets of the predicted-value histogram where schema.py declares no target range.
+VALUE_BUCKETS = tuple(sign * 10.0**power for sign in (-1, 1) for power in range(-2, 7))
+
+
+def value_buckets(low: float | None, high: float | None) -> tuple[float, ...]:
+    """Twenty equal buckets across the declared target range, or powers of ten."""
+    if low is None or high is None or not high > low:
+        return tuple(sorted(VALUE_BUCKETS))
+    return tuple(float(edge) for edge in np.linspace(low, high, 21))
+
+
 REQUESTS = Counter(
     "http_requests",
     "HTTP requests answered, by route, method and status.",
@@ -23,16 +37,30 @@ LATENCY = Histogram(
     ["route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
-PREDICTIONS = Counter("predictions", "Records predicted, by predicted class.", ["predicted_class"])
-CONFIDENCE = Histogram(
-    "prediction_confidence",
-    "Highest class probability of each prediction.",
-    buckets=(0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0),
-)
-LOW_CONFIDENCE = Counter(
-    "low_confidence_predictions",
-    "Predictions whose highest class probability is below min_confidence (thresholds.yml).",
-)
+if CONTRACT.is_classification:
+    PREDICTIONS = Counter(
+        "predictions", "Records predicted, by predicted class.", ["predicted_class"]
+    )
+    CONFIDENCE = Histogram(
+        "prediction_confidence",
+        "Highest class probability of each prediction.",
+        buckets=(0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 1.0),
+    )
+    LOW_CONFIDENCE = Counter(
+        "low_confidence_predictions",
+        "Predictions whose highest class probability is below min_confidence (thresholds.yml).",
+    )
+else:
+    PREDICTIONS = Counter("predictions", "Records predicted.")
+    PREDICTED_VALUE = Histogram(
+        "predicted_value",
+        "Predicted values, in buckets across the target's declared (or golden) range.",
+        buckets=value_buckets(CONTRACT.target_minimum, CONTRACT.target_maximum),
+    )
+    OUT_OF_RANGE = Counter(
+        "out_of_range_predictions",
+        "Predicted values outside the target's range in the golden data (or in schema.py).",
+    )
 BATCH_ROWS = Histogram(
     "prediction_batch_rows",
     "Records per /predict request.",
@@ -50,6 +78,16 @@ SANITY_FAILURES = Counter(
 DRIFT = Gauge(
     "feature_drift_psi",
     "PSI of each feature: the last drift_window_rows records scored against the golden data.",
+    ["feature"],
+)
+MISSING_VALUES = Counter(
+    "missing_values",
+    "Missing values in the records scored, by field (the share: over prediction_batch_rows_sum).",
+    ["field"],
+)
+MISSING_SHARE = Gauge(
+    "feature_missing_share",
+    "Share of missing values of each field over the last drift_window_rows records scored.",
     ["feature"],
 )
 UNSEEN_LEVELS = Counter(
@@ -89,31 +127,79 @@ class MetricsMiddleware:
             LATENCY.labels(route).observe(time.perf_counter() - started)
 
 
-def observe_predictions(predictions: pd.DataFrame, thresholds: Any) -> None:
-    """Record one batch of predictions: size, classes, confidence, low-confidence count."""
+def declared_target_range() -> tuple[float, float]:
+    low, high = CONTRACT.target_minimum, CONTRACT.target_maximum
+    return (-np.inf if low is None else low, np.inf if high is None else high)
+
+
+def observe_predictions(
+    predictions: pd.DataFrame,
+    thresholds: Any,
+    target_range: tuple[float, float] | None = None,
+) -> None:
+    """Record one batch of `pipeline.predict`'s output.
+
+    Classification: counts by predicted class, the confidence (highest class
+    probability) and how many fall below min_confidence. Regression: the predicted
+    values and how many fall outside `target_range` (the golden data's, see
+    drift.Reference.target_range; by default the range schema.py declares).
+    """
     BATCH_ROWS.observe(len(predictions))
-    labels, counts = np.unique(predictions["predicted"].to_numpy(), return_counts=True)
-    for label, count in zip(labels, counts, strict=True):
-        PREDICTIONS.labels(str(label)).inc(int(count))
-    probabilities = predictions.filter(like="probability_").to_numpy()
-    if probabilities.size:
-        confidence = probabilities.max(axis=1)
-        for value in confidence:
-            CONFIDENCE.observe(float(value))
-        LOW_CONFIDENCE.inc(int((confidence < thresholds.min_confidence).sum()))
+    if CONTRACT.is_classification:
+        labels, counts = np.unique(predictions["predicted"].astype(str), return_counts=True)
+        for label, count in zip(labels, counts, strict=True):
+            PREDICTIONS.labels(str(label)).inc(int(count))
+        probabilities = predictions.filter(like="probability_").to_numpy(dtype="float64")
+        if probabilities.size:
+            confidence = probabilities.max(axis=1)
+            for value in confidence:
+                CONFIDENCE.observe(float(value))
+            LOW_CONFIDENCE.inc(int((confidence < thresholds.min_confidence).sum()))
+    else:
+        values = predictions["predicted"].to_numpy(dtype="float64")
+        PREDICTIONS.inc(len(values))
+        for value in values:
+            PREDICTED_VALUE.observe(float(value))
+        low, high = target_range or declared_target_range()
+        OUT_OF_RANGE.inc(int(((values < low) | (values > high)).sum()))
     LAST_PREDICTION.set_to_current_time()
 
 
-def count_unseen_levels(frame: pd.DataFrame) -> None:
-    """Count values of categorical columns (unseen="unknown") that no declared level matches."""
-    from ..contract import Categorical
-    from ..schema import CONTRACT
+def count_missing(frame: pd.DataFrame) -> dict[str, int]:
+    """Count the missing values of each input column; return the counts (zeros left out)."""
+    found = {}
+    for name in CONTRACT.feature_names:
+        missing = int(frame[name].isna().sum())
+        if missing:
+            MISSING_VALUES.labels(name).inc(missing)
+            found[name] = missing
+    return found
 
+
+def count_unseen_levels(frame: pd.DataFrame) -> dict[str, int]:
+    """Count values of categorical columns (unseen="unknown") that no declared level
+    matches, scored as no known level; return the counts (zeros left out)."""
+    found = {}
     for column in CONTRACT.of_kind(Categorical):
-        values = frame[column.name].dropna()
+        if column.unseen != "unknown":
+            continue
+        values = frame[column.name].dropna().astype(str)
         unseen = int((~values.isin(column.levels)).sum())
         if unseen:
             UNSEEN_LEVELS.labels(column.name).inc(unseen)
+            found[column.name] = unseen
+    return found
+
+
+def export_drift(window: Any) -> None:
+    """Set the drift and missing-share gauges from a drift.DriftWindow (at each scrape);
+    nothing is set until the window is full."""
+    if window is None:
+        return
+    for feature, score in (window.scores() or {}).items():
+        DRIFT.labels(feature).set(score)
+    for feature, share in (window.missing_shares() or {}).items():
+        MISSING_SHARE.labels(feature).set(share)
 
 
 def count_schema_failures(source: str, failure_cases: pd.DataFrame) -> None:
@@ -133,8 +219,14 @@ def count_request_failures(errors: list[dict], known_fields: frozenset[str]) -> 
     cannot create new time series.
     """
     for error in errors:
-        # A nullable field's error names the union member after the field: take the last
-        # part of the location that is a known field.
-        known = [part for part in error["loc"] if isinstance(part, str) and part in known_fields]
-        field = known[-1] if known else "other"
+        names = [part for part in error["loc"] if isinstance(part, str)]
+        # A nullable field's error names the union member after the field: the field is
+        # the last declared column in the location.
+        columns = [name for name in names if name in known_fields and name in CONTRACT.by_name]
+        if columns:
+            field = columns[-1]
+        elif names and names[-1] not in known_fields:
+            field = "other"  # a key the client invented
+        else:
+            field = names[-1] if names else "other"
         SANITY_FAILURES.labels("request", error["type"], field).inc()
