@@ -317,7 +317,10 @@ class Plan:
             text = self.text.replace("\r\n", "\n")
             for old, new in FEATURES_REWRITES:
                 text = text.replace(old, new)
-            return text if not old_schema_imports(text) else self.text
+            tree = ast.parse(text)
+            used = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+            converted = not old_schema_imports(text) and not used & OLD_SCHEMA_NAMES
+            return text if converted else self.text
         imports, classes = MODEL_PARAMS[model_variant(self.answers)]
         return add_imports(self.text, imports).rstrip("\n") + "\n" + MODEL_PARAMS_HEADER + classes
 
