@@ -20,7 +20,7 @@ usable answers, and no leftover `<file>.v0.3.0` that differs from what it would 
   `CONTRACT` built from its own ID_COLUMN, TARGET, CLASSES and FEATURES; features.py has
   its selection of FEATURE_NAMES turned into `CONTRACT.model_inputs(frame, keep)` (where
   it still reads as 0.2.0 wrote it); model.py gets the `ModelParams` that 0.2.0's
-  config.py declared for the project's model.
+  config.py declared for the project's model, after its imports.
 A file already in the 0.3.0 form is left alone, so a second run changes nothing.
 """
 
@@ -94,7 +94,8 @@ CONTRACT = Contract(
 MODEL_PARAMS_HEADER = """
 
 # Moved here from config.py by the copier-mlops 0.3.0 migration, as 0.2.0 declared them:
-# config.py now reads the model's parameters from this file."""
+# config.py now reads the model's parameters from this file.
+"""
 MODEL_PARAMS = {
     "sklearn small": (
         ["from pydantic import BaseModel, ConfigDict, Field"],
@@ -322,7 +323,20 @@ class Plan:
             converted = not old_schema_imports(text) and not used & OLD_SCHEMA_NAMES
             return text if converted else self.text
         imports, classes = MODEL_PARAMS[model_variant(self.answers)]
-        return add_imports(self.text, imports).rstrip("\n") + "\n" + MODEL_PARAMS_HEADER + classes
+        text = add_imports(self.text, imports)
+        # The classes go after the imports, where 0.3.0's model.py declares them.
+        tree = ast.parse(text)
+        start = 1 if ast.get_docstring(tree) is not None else 0
+        end = start
+        while end < len(tree.body) and isinstance(tree.body[end], (ast.Import, ast.ImportFrom)):
+            end += 1
+        if end == len(tree.body):
+            return text.rstrip("\n") + "\n" + MODEL_PARAMS_HEADER + classes.lstrip("\n")
+        lines = text.splitlines(keepends=True)
+        cut = tree.body[end - 1].end_lineno if end else 0
+        rest = "".join(lines[cut:]).lstrip("\n")
+        declared = MODEL_PARAMS_HEADER + classes.lstrip("\n")
+        return "".join(lines[:cut]) + declared + "\n\n" + rest
 
     def kept_schema(self) -> str:
         defined = top_level_names(self.text)
@@ -384,7 +398,9 @@ def steps(plans: list[Plan], package_name: str, task: str) -> list[str]:
         elif plan.name == "features.py":
             lines.append("     FEATURE_NAMES became CONTRACT.model_inputs(frame, keep).")
         else:
-            lines.append("     ModelParams (config.py declared it) is now at the end of model.py.")
+            lines.append(
+                "     ModelParams (config.py declared it) now follows the imports of model.py."
+            )
         lines.append(f"     Then delete {plan.beside}.")
     if task != "classification":
         number += 1
