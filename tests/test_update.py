@@ -470,9 +470,9 @@ def test_project_with_user_edits_passes_its_own_tests_after_an_answer_change(his
     project = copy_at(repo, tmp_path / "project", f"v{previous}", ci_provider="none")
     env = uv_env()
     run("uv", "sync", "--quiet", cwd=project, env=env)
-    user_edits(project, lock=True)
     schema = project / "src" / PACKAGE / "schema.py"
     schema.write_text(schema.read_text() + TEAM_SCHEMA)
+    user_edits(project, lock=True)
     # The seed and the code changed: the team records a new baseline on purpose.
     run("uv", "run", PACKAGE, "golden", "update", "--yes", cwd=project, env=env)
     git_commit_all(project, "Own seed, a feature and a dependency; baseline refreshed")
