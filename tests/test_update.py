@@ -100,6 +100,7 @@ def test_ash_alcalinity_is_a_ratio():
     assert ash_alcalinity(20.0, 2.5) == 8.0
 """
 TEAM_SCHEMA = """
+
 # Team: the cellar team signs off every change to the ranges below.
 DATA_OWNER = "cellar team"
 """
