@@ -76,6 +76,7 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         "data/golden/manifest.json",
         "data/golden/wine.csv",
         "tests/conftest.py",
+        "tests/records.py",
         "tests/test_cli.py",
         "tests/test_data.py",
         "tests/test_features.py",
@@ -91,7 +92,8 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
     files |= {
         f"src/{package}/{name}"
         for name in (
-            "__init__.py", "__main__.py", "cli.py", "config.py", "data.py", "features.py",
+            "__init__.py", "__main__.py", "cli.py", "config.py", "contract.py", "data.py",
+            "features.py",
             "golden.py", "log.py", "model.py", "pipeline.py", "schema.py", "serve.py",
             "synthetic.py",
         )
