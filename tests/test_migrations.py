@@ -2,12 +2,16 @@
 the project's root, with the stage and the answers file. Real git, no copier (the update
 tier in test_update.py runs them through a real `copier update --trust`)."""
 
+import ast
 import hashlib
+import importlib
 import importlib.util
+import re
 import subprocess
 import sys
 from pathlib import Path
 
+import jinja2
 import pytest
 import yaml
 
@@ -167,3 +171,318 @@ def test_wrong_arguments_print_the_usage(project):
     result = migrate(project, "during")
     assert result.returncode == 2
     assert "usage: migrate_0_2_0_pipeline.py before|after ANSWERS_FILE" in result.stderr
+
+
+# --- 0.3.0: the data contract, and ModelParams in model.py ------------------------------
+
+HOOK_0_3_0 = ROOT / "hooks" / "migrate_0_3_0_contract.py"
+V0_2_0 = "7a28afc"
+SOURCE = "template/src/{{ package_name }}"
+# One answer set per model.py that 0.2.0 generated.
+MODELS = {
+    "small": {"framework": "sklearn", "data_size": "small"},
+    "sgd": {"framework": "sklearn", "data_size": "medium"},
+    "torch": {"framework": "pytorch", "data_size": "large"},
+}
+TEAM_FILES = ("schema.py", "features.py", "model.py")
+RUFF_RULES = "B,C4,E,F,I,N,PT,RUF,SIM,UP,W"  # the generated project's selection
+TEAM_FEATURE = """
+
+def ash_per_alcohol(ash, alcohol):
+    return ash / alcohol
+"""
+
+
+def load_hook():
+    spec = importlib.util.spec_from_file_location("migrate_0_3_0_contract", HOOK_0_3_0)
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    return hook
+
+
+def released(commit: str, name: str, answers: dict) -> str:
+    """src/<package>/<name> as the release at `commit` generated it for `answers`."""
+    for path in (f"{SOURCE}/{name}", f"{SOURCE}/{name}.jinja"):
+        completed = subprocess.run(["git", "show", f"{commit}:{path}"], cwd=ROOT,
+                                   capture_output=True, text=True, check=False)  # fmt: skip
+        if completed.returncode == 0:
+            break
+    else:
+        pytest.skip(f"commit {commit} (a release) is not in this clone's history")
+    if not path.endswith(".jinja"):
+        return completed.stdout
+    environment = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    return environment.from_string(completed.stdout).render(package_name="churn", **answers)
+
+
+def migrate_0_3_0(project: Path, stage: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(HOOK_0_3_0), stage, ".copier-answers.yml", str(ROOT)],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def current(name: str, answers: dict) -> str:
+    """What this release generates for src/<package>/<name> (rendered as the hook does)."""
+    return load_hook().render(ROOT, name, {"package_name": "churn", "task": "classification",
+                                           **answers})  # fmt: skip
+
+
+def at_0_2_0(tmp_path: Path, model: str = "small") -> Path:
+    """A project at 0.2.0 as committed by a team: answers file and the three team files."""
+    answers = MODELS[model]
+    (tmp_path / ".copier-answers.yml").write_text(
+        yaml.safe_dump({"_commit": "v0.2.0", "package_name": "churn", **answers})
+    )
+    package = tmp_path / "src" / "churn"
+    package.mkdir(parents=True)
+    for name in TEAM_FILES:
+        (package / name).write_text(released(V0_2_0, name, answers))
+    git_commit_all(tmp_path, "Generated from copier-mlops 0.2.0")
+    return tmp_path
+
+
+def classes(text: str) -> dict[str, str]:
+    """The source of each top-level class of a module, by name, without its docstring."""
+    tree = ast.parse(text)
+    return {node.name: re.sub(r'\n    """[^\n]*"""\n', "\n", ast.get_source_segment(text, node))
+            for node in tree.body if isinstance(node, ast.ClassDef)}  # fmt: skip
+
+
+def package_files(project: Path) -> dict[str, str]:
+    package = project / "src" / "churn"
+    return {path.name: path.read_text() for path in sorted(package.iterdir())}
+
+
+def ruff_clean(project: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", "check", "--no-cache", "--isolated", "--line-length",
+         "100", "--select", RUFF_RULES, "src"],
+        cwd=project, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def import_contract(project: Path):
+    """CONTRACT of a migrated project's schema.py, imported beside this release's contract.py."""
+    package = project / "src" / "churn"
+    (package / "contract.py").write_text((ROOT / SOURCE / "contract.py").read_text())
+    (package / "__init__.py").write_text("")
+    sys.path.insert(0, str(project / "src"))
+    try:
+        return importlib.import_module("churn.schema").CONTRACT
+    finally:
+        sys.path.remove(str(project / "src"))
+        for name in [name for name in sys.modules if name.split(".")[0] == "churn"]:
+            del sys.modules[name]
+        (package / "contract.py").unlink()
+        (package / "__init__.py").unlink()
+
+
+@pytest.mark.parametrize("commit", [V0_1_0, V0_2_0], ids=["0.1.0", "0.2.0"])
+@pytest.mark.parametrize("model", MODELS)
+def test_the_recorded_hashes_are_the_earlier_releases_team_files(commit, model):
+    known = load_hook().KNOWN_RENDERS
+    for name in TEAM_FILES:
+        text = released(commit, name, MODELS[model])
+        assert hashlib.sha256(text.encode()).hexdigest() in known[name], (commit, name)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_the_hook_renders_what_copier_generates(tmp_path, task):
+    from tests.helpers import generate
+
+    for model, answers in (("small", MODELS["small"]), ("sgd", MODELS["sgd"])):
+        project = generate(tmp_path / f"{task}-{model}", task=task, **answers)
+        for name in TEAM_FILES:
+            rendered = load_hook().render(ROOT, name, {"package_name": "wine_quality",
+                                                       "task": task, **answers})  # fmt: skip
+            assert rendered == (project / "src/wine_quality" / name).read_text(), (model, name)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_unchanged_team_files_are_replaced_by_this_release(tmp_path, model):
+    project = at_0_2_0(tmp_path, model)
+    before = migrate_0_3_0(project, "before")
+    assert before.returncode == 0, before.stderr
+    assert "src/churn/schema.py, src/churn/features.py, src/churn/model.py" in before.stdout
+    assert status(project) == []  # `before` only checks
+
+    after = migrate_0_3_0(project, "after")
+    assert after.returncode == 0, after.stderr
+    assert package_files(project) == {name: current(name, MODELS[model]) for name in TEAM_FILES}
+    assert "unchanged since 0.2.0, replaced by the 0.3.0 version" in after.stdout
+    assert "to finish" not in after.stdout
+
+
+def test_unchanged_0_1_0_files_are_replaced_too(tmp_path):
+    """An update from 0.1.0 runs the 0.2.0 and 0.3.0 migrations in a row."""
+    project = at_0_2_0(tmp_path)
+    for name in TEAM_FILES:
+        (project / "src/churn" / name).write_text(released(V0_1_0, name, MODELS["small"]))
+    git_commit_all(project, "Team files as 0.1.0 generated them")
+    after = migrate_0_3_0(project, "after")
+    assert after.returncode == 0, after.stderr
+    assert "features.py: unchanged since 0.1.0" in after.stdout
+    assert package_files(project) == {name: current(name, MODELS["small"]) for name in TEAM_FILES}
+
+
+def test_windows_line_endings_count_as_unchanged_0_2_0_files(tmp_path):
+    project = at_0_2_0(tmp_path)
+    for path in (project / "src/churn").iterdir():
+        path.write_bytes(path.read_bytes().replace(b"\n", b"\r\n"))
+    after = migrate_0_3_0(project, "after")
+    assert after.stdout.count("unchanged since") == 3, after.stdout
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_changed_team_files_are_kept_working_with_the_new_version_beside(tmp_path, model):
+    project = at_0_2_0(tmp_path, model)
+    package = project / "src" / "churn"
+    edited = {}
+    for name, extra in (("schema.py", '\nDATA_OWNER = "cellar team"\n'),
+                        ("features.py", TEAM_FEATURE),
+                        ("model.py", '\nMODEL_CARD = "our classifier"\n')):  # fmt: skip
+        edited[name] = (package / name).read_text() + extra
+        (package / name).write_text(edited[name])
+    git_commit_all(project, "Team edits")
+
+    assert migrate_0_3_0(project, "before").returncode == 0
+    after = migrate_0_3_0(project, "after")
+    assert after.returncode == 0, after.stderr
+    files = package_files(project)
+    for name in TEAM_FILES:
+        assert files[f"{name}.v0.3.0"] == current(name, MODELS[model])
+        assert f"{name}: changed by the team, kept" in after.stdout
+        assert f"git diff --no-index src/churn/{name}.v0.3.0 src/churn/{name}" in after.stdout
+        assert f"Then delete src/churn/{name}.v0.3.0." in after.stdout
+    assert "make golden-update" in after.stdout
+    ruff_clean(project)
+
+    # Each kept file still holds every line the team wrote, and now works with 0.3.0.
+    assert files["schema.py"].startswith(edited["schema.py"].split("\nimport pandera")[0])
+    assert 'DATA_OWNER = "cellar team"' in files["schema.py"]
+    contract = import_contract(project)
+    shipped = current("schema.py", MODELS[model])
+    assert contract.task == "classification"
+    assert contract.id_column == "sample_id"
+    assert contract.classes == ("class_0", "class_1", "class_2")
+    assert [column.name for column in contract.columns] == re.findall(r'Numeric\("(\w+)"', shipped)
+    assert contract.min_training_rows == 50
+    assert files["features.py"].endswith(TEAM_FEATURE)
+    assert "FEATURE_NAMES" not in files["features.py"]
+    assert "CONTRACT.model_inputs(frame, keep)" in files["features.py"]
+    assert files["model.py"].startswith(edited["model.py"].split('"""\n', 2)[0])
+    assert 'MODEL_CARD = "our classifier"' in files["model.py"]
+    assert "class ModelParams(BaseModel):" in files["model.py"]
+    config = released(V0_2_0, "config.py", {**MODELS[model], "experiment_tracking": "mlflow"})
+    declared = {name: text for name, text in classes(config).items() if name.endswith("Params")}
+    assert declared
+    assert {name: classes(files["model.py"])[name] for name in declared} == declared
+
+
+def test_features_the_hook_cannot_convert_are_kept_with_steps(tmp_path):
+    project = at_0_2_0(tmp_path)
+    features = project / "src/churn/features.py"
+    ours = "from .schema import FEATURE_NAMES\n\nOURS = list(FEATURE_NAMES)\n"
+    features.write_text(ours)
+    git_commit_all(project, "Our own features module")
+    after = migrate_0_3_0(project, "after")
+    assert after.returncode == 0, after.stderr
+    assert features.read_text() == ours
+    assert "src/churn/features.py still imports FEATURE_NAMES from schema.py" in after.stdout
+    assert "CONTRACT.model_inputs(frame, keep)" in after.stdout
+
+
+def test_a_task_change_in_the_same_update_says_to_adopt_the_data_again(tmp_path):
+    project = at_0_2_0(tmp_path)
+    (project / "src/churn/schema.py").write_text(
+        (project / "src/churn/schema.py").read_text() + "\n# ours\n"
+    )
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    (project / ".copier-answers.yml").write_text(yaml.safe_dump({**answers, "task": "regression"}))
+    after = migrate_0_3_0(project, "after")
+    assert after.returncode == 0, after.stderr
+    files = package_files(project)
+    regression = {**MODELS["small"], "task": "regression"}
+    assert files["schema.py.v0.3.0"] == current("schema.py", regression)
+    assert files["model.py"] == current("model.py", regression)  # unchanged: replaced
+    assert "task is now regression" in after.stdout
+    assert "churn data adopt FILE --target COLUMN --force" in after.stdout
+
+
+@pytest.mark.parametrize("edited", [False, True], ids=["unchanged", "changed"])
+def test_running_the_0_3_0_migration_twice_changes_nothing_more(tmp_path, edited):
+    project = at_0_2_0(tmp_path)
+    if edited:
+        for path in (project / "src/churn").iterdir():
+            path.write_text(path.read_text() + "\n# ours\n")
+        git_commit_all(project, "Team edits")
+    assert migrate_0_3_0(project, "after").returncode == 0
+    state = package_files(project)
+    for stage in STAGES_0_3_0:
+        again = migrate_0_3_0(project, stage)
+        assert again.returncode == 0, again.stderr
+        assert package_files(project) == state
+    assert again.stdout.count("already in the 0.3.0 form, nothing to migrate") == 3
+
+
+STAGES_0_3_0 = ("before", "after")
+
+
+def test_a_different_leftover_new_version_is_never_overwritten(tmp_path):
+    project = at_0_2_0(tmp_path)
+    schema = project / "src/churn/schema.py"
+    schema.write_text(schema.read_text() + "\n# ours\n")
+    leftover = project / "src/churn/schema.py.v0.3.0"
+    leftover.write_text("# half carried over\n")
+    git_commit_all(project, "An old copy is still around")
+    state = package_files(project)
+    for stage in STAGES_0_3_0:
+        result = migrate_0_3_0(project, stage)
+        assert result.returncode == 1
+        assert "src/churn/schema.py.v0.3.0 already exists and differs" in result.stderr
+        assert package_files(project) == state
+
+
+def test_a_schema_without_the_0_2_0_names_is_refused_with_what_to_do(tmp_path):
+    project = at_0_2_0(tmp_path)
+    (project / "src/churn/schema.py").write_text('ID_COLUMN = "id"\nTARGET = "label"\n')
+    git_commit_all(project, "Our own schema")
+    state = package_files(project)
+    result = migrate_0_3_0(project, "after")
+    assert result.returncode == 1
+    assert "src/churn/schema.py no longer defines CLASSES, FEATURES" in result.stderr
+    assert "CONTRACT = Contract(...)" in result.stderr
+    assert package_files(project) == state
+
+
+@pytest.mark.parametrize(
+    ("recorded", "message"),
+    [
+        (None, ".copier-answers.yml is missing"),
+        ({"_commit": "v0.2.0", "framework": "sklearn", "data_size": "small"},
+         "records no valid package_name (found None)"),
+        ({"_commit": "v0.2.0", "package_name": "churn", "data_size": "small"},
+         "records no framework (found None)"),
+    ],
+    ids=["no-answers-file", "no-package-name", "no-framework"],
+)  # fmt: skip
+def test_unusable_answers_stop_the_0_3_0_migration_by_name(tmp_path, recorded, message):
+    project = at_0_2_0(tmp_path)
+    if recorded is None:
+        (project / ".copier-answers.yml").unlink()
+    else:
+        (project / ".copier-answers.yml").write_text(yaml.safe_dump(recorded))
+    state = package_files(project)
+    result = migrate_0_3_0(project, "before")
+    assert result.returncode == 1
+    assert message in result.stderr
+    assert package_files(project) == state
+
+
+def test_the_0_3_0_migration_prints_its_usage(tmp_path):
+    result = migrate_0_3_0(tmp_path, "during")
+    assert result.returncode == 2
+    usage = "usage: migrate_0_3_0_contract.py before|after ANSWERS_FILE TEMPLATE_DIR"
+    assert usage in result.stderr

@@ -100,6 +100,11 @@ TEAM_TEST = f"""from {PACKAGE}.features import ash_alcalinity
 def test_ash_alcalinity_is_a_ratio():
     assert ash_alcalinity(20.0, 2.5) == 8.0
 """
+TEAM_SCHEMA = """
+
+# Team: the cellar team signs off every change to the ranges below.
+DATA_OWNER = "cellar team"
+"""
 TEAM_MODEL_CODE = '''
 
 def model_card() -> str:
@@ -303,36 +308,30 @@ def test_fleet_reports_and_updates_projects_that_are_behind(repo, tmp_path, caps
 # --- the previous release of this repository --------------------------------------------
 
 
-def previous_release() -> tuple[str, str] | None:
-    """(version, commit) of the newest release before this working tree's version.
+# Releases made before this repository pushed tags, by version: the commit of each.
+UNTAGGED_RELEASES = {"0.1.0": "c4e5207", "0.2.0": "7a28afc"}
 
-    Its tag when the clone has one. Otherwise the version history of pyproject.toml: the
-    commit that moved the version to the current one starts the next release, so its
-    parent is the previous release (v0.1.0 was released before tags were pushed)."""
+
+def earlier_releases() -> list[tuple[str, str]]:
+    """(version, ref) of every release before this working tree's version, oldest first.
+
+    Its tag where the clone has one; otherwise the commit UNTAGGED_RELEASES records (v0.1.0
+    and v0.2.0 were released before tags were pushed), where the clone holds it."""
     current = Version(CURRENT)
-    released = []
+    found = {}
     for tag in run("git", "tag", "--list", "v*", cwd=ROOT).stdout.split():
         try:
             version = Version(tag.removeprefix("v"))
         except InvalidVersion:
             continue
         if version < current:
-            released.append((version, tag))
-    if released:
-        version, tag = max(released)
-        return str(version), tag
-    bumps = run("git", "log", "--reverse", "--format=%H", f'-Sversion = "{CURRENT}"', "--",
-                "pyproject.toml", cwd=ROOT).stdout.split()  # fmt: skip
-    if not bumps:
-        return None
-    parent = subprocess.run(["git", "show", f"{bumps[0]}^:pyproject.toml"], cwd=ROOT,
-                            capture_output=True, text=True, check=False)  # fmt: skip
-    if parent.returncode != 0:
-        return None
-    version = tomllib.loads(parent.stdout)["project"]["version"]
-    if Version(version) >= current:
-        return None
-    return version, run("git", "rev-parse", f"{bumps[0]}^", cwd=ROOT).stdout.strip()
+            found[version] = tag
+    for version, commit in UNTAGGED_RELEASES.items():
+        present = subprocess.run(["git", "cat-file", "-e", f"{commit}^{{commit}}"], cwd=ROOT,
+                                 capture_output=True, check=False).returncode == 0  # fmt: skip
+        if present and Version(version) < current:
+            found.setdefault(Version(version), commit)
+    return [(str(version), found[version]) for version in sorted(found)]
 
 
 def migrations_between(previous: str, current: str) -> list[str]:
@@ -344,22 +343,31 @@ def migrations_between(previous: str, current: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def history(tmp_path_factory) -> tuple[Path, str]:
-    """A template repo with the previous release of this repository (tag, or the commit
-    before the version bump) and this working tree as the current release."""
-    found = previous_release()
-    if found is None:
+def releases(tmp_path_factory) -> tuple[Path, list[str]]:
+    """A template repo with every earlier release of this repository (tag, or the commit
+    UNTAGGED_RELEASES names) and this working tree as the current release; the earlier
+    versions, oldest first."""
+    found = earlier_releases()
+    if not found:
         message = (
-            f"no release before {CURRENT} in this clone: no older vX.Y.Z tag and no commit "
-            "moving pyproject.toml's version to it (a shallow clone? fetch the history)"
+            f"no release before {CURRENT} in this clone: no older vX.Y.Z tag and none of the "
+            "commits in UNTAGGED_RELEASES (a shallow clone? fetch the history)"
         )
         if IN_CI:
             pytest.fail(message)
         pytest.skip(message)
-    previous, commit = found
-    repo = release_repo(tmp_path_factory.mktemp("template-history"), previous, commit)
+    repo = tmp_path_factory.mktemp("template-history")
+    for version, commit in found:
+        publish(repo, version, commit)
     publish(repo, CURRENT)
-    return repo, previous
+    return repo, [version for version, _ in found]
+
+
+@pytest.fixture(scope="module")
+def history(releases) -> tuple[Path, str]:
+    """The template repo of `releases`, and the newest release before this working tree."""
+    repo, versions = releases
+    return repo, versions[-1]
 
 
 @pytest.fixture(scope="module")
@@ -392,12 +400,24 @@ def test_update_from_the_previous_release_keeps_user_edits(history, fresh, tmp_p
         assert (project / name).read_bytes() == (fresh / name).read_bytes(), (
             f"{name} is not what {CURRENT} generates"
         )
+    if "v0.3.0" in migrations_between(previous, CURRENT):
+        # The team changed features.py and model.py: kept (and made to work), with this
+        # release's version beside them; schema.py was not changed: replaced.
+        package = f"src/{PACKAGE}"
+        for name in ("features.py", "model.py"):
+            beside = (project / package / f"{name}.v0.3.0").read_text()
+            assert beside == (fresh / package / name).read_text()
+        assert not (project / package / "schema.py.v0.3.0").exists()
+        schema = (project / package / "schema.py").read_text()
+        assert schema == (fresh / package / "schema.py").read_text()
 
 
-def test_a_pipeline_the_team_changed_is_kept_beside_the_new_one(history, fresh, tmp_path):
-    repo, previous = history
-    if "v0.2.0" not in migrations_between(previous, CURRENT):
-        pytest.skip(f"the pipeline.py migration runs on updates across 0.2.0, not {previous}")
+def test_a_pipeline_the_team_changed_is_kept_beside_the_new_one(releases, fresh, tmp_path):
+    repo, versions = releases
+    older = [version for version in versions if "v0.2.0" in migrations_between(version, CURRENT)]
+    if not older:
+        pytest.skip(f"the pipeline.py migration runs on updates across 0.2.0, not {versions}")
+    previous = older[0]
     project = copy_at(repo, tmp_path / "project", f"v{previous}")
     pipeline = project / "src" / PACKAGE / "pipeline.py"
     ours = pipeline.read_text() + "\n\n# Team: evaluation reads our holdout split\n"
@@ -416,6 +436,35 @@ def test_a_pipeline_the_team_changed_is_kept_beside_the_new_one(history, fresh, 
     assert f"A  src/{PACKAGE}/pipeline.py.before-v0.2.0" in changes
 
 
+def chains(versions: list[str]) -> list[list[str]]:
+    """Update paths to this release: from each earlier release in one step, and through
+    every release in between."""
+    paths = [[version, CURRENT] for version in versions]
+    if len(versions) > 1:
+        paths.append([*versions, CURRENT])
+    return paths
+
+
+def test_team_files_of_every_earlier_release_become_this_releases(releases, fresh, tmp_path):
+    """Migrations chain: a project that kept the team files as generated ends, by any update
+    path, with what this release generates (and no leftover to carry over)."""
+    repo, versions = releases
+    for number, path in enumerate(chains(versions)):
+        project = copy_at(repo, tmp_path / f"project-{number}", f"v{path[0]}")
+        for version in path[1:]:
+            update_to(project, f"v{version}", trust=True)
+            git_commit_all(project, f"Update to {version}")
+        route = " -> ".join(path)
+        assert conflicts(project) == [], route
+        package = f"src/{PACKAGE}"
+        for name in ("schema.py", "features.py", "model.py", "config.py", "pipeline.py"):
+            ours, theirs = (project / package / name), (fresh / package / name)
+            assert ours.read_text() == theirs.read_text(), f"{name} after {route}"
+        assert sorted(path.name for path in (project / package).glob("*.v*")) == [], route
+        recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
+        assert recorded["task"] == "classification", route
+
+
 @pytest.mark.slow
 def test_project_with_user_edits_passes_its_own_tests_after_an_answer_change(history, tmp_path):
     """The whole path a team walks: a project of the previous release with its edits and a
@@ -425,6 +474,8 @@ def test_project_with_user_edits_passes_its_own_tests_after_an_answer_change(his
     project = copy_at(repo, tmp_path / "project", f"v{previous}", ci_provider="none")
     env = uv_env()
     run("uv", "sync", "--quiet", cwd=project, env=env)
+    schema = project / "src" / PACKAGE / "schema.py"
+    schema.write_text(schema.read_text() + TEAM_SCHEMA)
     user_edits(project, lock=True)
     # The seed and the code changed: the team records a new baseline on purpose.
     run("uv", "run", PACKAGE, "golden", "update", "--yes", cwd=project, env=env)
@@ -433,6 +484,7 @@ def test_project_with_user_edits_passes_its_own_tests_after_an_answer_change(his
     update_to(project, f"v{CURRENT}", trust=True, experiment_tracking="none")
     assert conflicts(project) == []
     assert_user_edits_kept(project)
+    assert TEAM_SCHEMA in schema.read_text()
     assert "mlflow" not in (project / "pyproject.toml").read_text()
     # The next steps Copier prints: setup, alert rules, and a new baseline when the
     # update changed code the model runs (the release did: the pipeline).
