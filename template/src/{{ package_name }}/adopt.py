@@ -191,13 +191,13 @@ class Inferred:
 
 def widen(low: float, high: float, *, integer: bool) -> tuple[float, float]:
     """The observed range widened by RANGE_MARGIN of its span on each side (a value
-    never seen below zero keeps zero as its minimum), rounded outwards to 3 significant
+    never seen below zero keeps zero as its minimum), rounded outwards to 2 significant
     digits of the span (whole numbers for integer columns)."""
     span = high - low or abs(high) or 1.0
     lower, upper = low - RANGE_MARGIN * span, high + RANGE_MARGIN * span
     if low >= 0:
         lower = max(lower, 0.0)
-    step = 10.0 ** (math.floor(math.log10(span)) - 2)
+    step = 10.0 ** (math.floor(math.log10(span)) - 1)
     if integer:
         step = max(step, 1.0)
     lower = math.floor(lower / step) * step
@@ -239,7 +239,7 @@ def infer_column(
             return Inferred(
                 name,
                 "Categorical",
-                {"levels": levels, **nullable},
+                {"levels": levels, **nullable, "unseen": "refuse"},
                 f"{len(levels)} whole-number codes (--numeric {name} to treat as a number)"
                 + missing,
             )
@@ -265,7 +265,7 @@ def infer_column(
             name,
             "Datetime",
             {"earliest": earliest, "latest": latest, **nullable},
-            f"observed {profile.earliest} to {profile.latest}{missing}",
+            f"observed {_moment(profile.earliest)} to {_moment(profile.latest)}{missing}",
         )
     many = distinct is None or distinct > MAX_TEXT_LEVELS
     unique = distinct is not None and distinct >= IDENTIFIER_SHARE * profile.present
@@ -279,8 +279,15 @@ def infer_column(
         )
     levels = _sorted_levels(profile.distinct, numeric=profile.numeric)
     return Inferred(
-        name, "Categorical", {"levels": levels, **nullable}, f"{len(levels)} levels{missing}"
+        name,
+        "Categorical",
+        {"levels": levels, **nullable, "unseen": "refuse"},
+        f"{len(levels)} levels{missing}",
     )
+
+
+def _moment(moment: pd.Timestamp) -> str:
+    return moment.date().isoformat() if moment == moment.normalize() else moment.isoformat()
 
 
 def _widen_dates(earliest: pd.Timestamp, latest: pd.Timestamp) -> tuple[str, str]:
@@ -860,6 +867,7 @@ def adopt(
         "tolerances.yml": render_tolerances(task),
         "golden": render_golden(plan),
     }
+    baseline = root / "tests" / "golden" / "baseline"
     old_golden = [p for p in golden_dir.glob("*.csv") if p.name != plan.golden_name]
     old_pointers = [p.with_name(p.name + ".dvc") for p in old_golden]
     with tempfile.TemporaryDirectory(prefix="adopt-", dir=root) as scratch:
@@ -879,9 +887,14 @@ def adopt(
                 os.replace(staged / key, destination)
             for existing in old_golden + [p for p in old_pointers if p.is_file()]:
                 existing.unlink()
+            if baseline.is_dir():  # the previous data's baseline: recorded afresh below
+                shutil.move(baseline, backup / "baseline")
             if train:
                 record_baseline(package, root)
         except BaseException:
+            if (backup / "baseline").is_dir():
+                shutil.rmtree(baseline, ignore_errors=True)
+                shutil.move(backup / "baseline", baseline)
             for existing in [*targets.values(), *old_golden]:
                 existing.unlink(missing_ok=True)
             for index, existing in enumerate(replaced):
@@ -904,7 +917,7 @@ def adopt(
 def record_baseline(package: str, root: Path) -> None:
     """Train and record the golden baseline in a fresh process, which imports the new
     schema.py (this one still holds the previous contract)."""
-    for command in (["train"], ["golden", "update", "--yes", "--force"]):
+    for command in (["golden", "update", "--yes", "--force"], ["train"]):
         completed = subprocess.run(
             [sys.executable, "-m", package, *command],
             cwd=root,
@@ -935,9 +948,10 @@ def summary(
     lines += [f"  {item.name.ljust(width)}  {item.kind:<11}  {item.note}" for item in plan.inferred]
     if plan.duplicates:
         pairs = ", ".join(f"{a} = {b}" for a, b in plan.duplicates[:10])
+        verb = "record duplicates" if len(plan.duplicates) == 1 else "records duplicate"
         lines += [
             "",
-            f"{len(plan.duplicates)} records duplicate another in every column but "
+            f"{len(plan.duplicates)} {verb} another in every column but "
             f"{plan.id_column} ({pairs}{', ...' if len(plan.duplicates) > 10 else ''}): "
             'left out of the golden sample; the contract declares duplicates="drop".',
         ]
