@@ -543,6 +543,7 @@ def plan_adoption(
         for _, members in groups:
             first, *others = members.astype(str).tolist()
             duplicates += [(first, other) for other in others]
+        duplicates.sort(key=lambda pair: (int(pair[0]), int(pair[1])))
         sample = sample.drop_duplicates(subset=[*features, target], keep="first")
     golden = draw_golden(sample, target, task, time_split, golden_rows)
     if len(golden) < MIN_ROWS:
