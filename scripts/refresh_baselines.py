@@ -28,18 +28,16 @@ TEMPLATE = ROOT / "template"
 MANIFEST = "data/golden/manifest.json"
 BASELINE = "tests/golden/baseline"
 # Every combination of the answers that decide the scores, with a stored baseline.
-VARIANTS = (
-    {"data_size": "small", "framework": "sklearn"},
-    {"data_size": "medium", "framework": "sklearn"},
-    {"data_size": "large", "framework": "sklearn"},
-    {"data_size": "small", "framework": "pytorch"},
-    {"data_size": "medium", "framework": "pytorch"},
-    {"data_size": "large", "framework": "pytorch"},
+VARIANTS = tuple(
+    {"data_size": data_size, "framework": framework, "task": task}
+    for task in ("classification", "regression")
+    for framework in ("sklearn", "pytorch")
+    for data_size in ("small", "medium", "large")
 )
 
 
 def variant_id(variant: dict[str, str]) -> str:
-    return f"{variant['data_size']}-{variant['framework']}"
+    return f"{variant['data_size']}-{variant['framework']}-{variant['task']}"
 
 
 def baseline_dir(variant: dict[str, str]) -> Path:

@@ -13,7 +13,7 @@ EVALUATION_BATCH_ROWS = 20_000
 
 def id_hash(salt: int) -> nw.Expr:
     """A seeded permutation of the ids in [0, 2**31), the same on every engine."""
-    return ((nw.col(ID_COLUMN) + salt) % MODULUS * MULTIPLIER) % MODULUS
+    return ((nw.col(CONTRACT.id_column) + salt) % MODULUS * MULTIPLIER) % MODULUS
 
 
 def mark_held_out(frame: FrameT, test_size: float, seed: int) -> FrameT:
@@ -31,7 +31,7 @@ def rows(frame: FrameT, *, held_out: bool) -> FrameT:
 
 def split(frame: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Seeded train/test split by hash of the id: the same rows on every engine, in any order."""
-    marked = mark_held_out(frame.sort_values(ID_COLUMN, kind="stable"), test_size, seed)
+    marked = mark_held_out(frame.sort_values(CONTRACT.id_column, kind="stable"), test_size, seed)
     train_frame, test_frame = (rows(marked, held_out=flag) for flag in (False, True))
     return train_frame.reset_index(drop=True), test_frame.reset_index(drop=True)
 
@@ -55,70 +55,118 @@ def as_engine_frame(frame: Any) -> Any:
 
 
 def train(frame: Any, settings: Settings) -> Model:
-    """Learn from fixed-size batches, in the order of a seeded hash of the id, epoch by epoch."""
+    """Learn from fixed-size batches, in the order of a seeded hash of the id, epoch by epoch.
+
+    The contract's preprocessing step is fitted on the first batch (its imputation values
+    and the one-hot layout of the declared levels), then every batch goes through it.
+    """
+    ident, target = CONTRACT.id_column, CONTRACT.target
     keyed = nw.from_native(as_engine_frame(frame)).with_columns(
         id_hash(settings.seed + 1).alias(ORDER)
     )
-    inputs = build_features(keyed.to_native(), keep=(ORDER, ID_COLUMN, TARGET))
-    model = build_model(seed=settings.seed, **settings.model.model_dump())
+    inputs = build_features(keyed.to_native(), keep=(ORDER, ident, target))
+    estimator = build_model(seed=settings.seed, **settings.model.model_dump())
+    prepare, seen = None, set()
     size, epochs = settings.engine.batch_size, settings.engine.epochs
     with (
         step("train", batch_size=size, epochs=epochs),
-        ordered_batches(inputs, [ORDER, ID_COLUMN]) as batches,
+        ordered_batches(inputs, [ORDER, ident]) as batches,
     ):
         for epoch in range(epochs):
             previous = None
             for batch in fixed_size(batches(), size):
                 if epoch == 0:
-                    previous = check_unique_ids(batch[ID_COLUMN], previous)
-                labels = batch.pop(TARGET)
-                model.partial_fit(
-                    batch.drop(columns=[ORDER, ID_COLUMN]), labels, classes=list(CLASSES)
-                )
-    return model
+                    previous = check_unique_ids(batch[ident], previous)
+                labels = CONTRACT.target_values(batch.pop(target))
+                features = batch.drop(columns=[ORDER, ident])
+                if prepare is None:
+                    prepare = CONTRACT.preprocessor(list(features.columns)).fit(features)
+                if CONTRACT.is_classification:
+                    seen.update(labels.tolist())
+                    estimator.partial_fit(
+                        prepare.transform(features), labels, classes=sorted(CONTRACT.classes)
+                    )
+                else:
+                    estimator.partial_fit(prepare.transform(features), labels)
+            if epoch == 0:
+                check_classes(seen)
+    if prepare is None:
+        raise DataError("no training rows: lower test_size or add data")
+    return with_preprocessing(estimator, prepare)
 
 
 class HeldOutScores:
-    """Accuracy, macro F1 and log loss accumulated batch by batch: memory stays bounded
-    by one batch, whatever the number of held-out rows (the definitions of sklearn)."""
+    """The held-out scores accumulated batch by batch, with the definitions of `scores`.
 
-    def __init__(self, classes: np.ndarray) -> None:
-        self.classes = np.asarray(classes)
-        self.confusion = np.zeros((len(classes), len(classes)), dtype="int64")
-        self.log_loss_total = 0.0
+    Classification keeps the confusion matrix and the summed log loss (and, for two
+    classes, the positive-class probabilities that ROC AUC ranks); regression keeps sums
+    of errors and of the target. Memory stays bounded by one batch apart from those.
+    """
 
-    def add(self, labels: np.ndarray, probabilities: np.ndarray) -> None:
-        truth = np.searchsorted(self.classes, labels)
-        np.add.at(self.confusion, (truth, probabilities.argmax(axis=1)), 1)
-        eps = np.finfo(probabilities.dtype).eps
-        likelihood = np.clip(probabilities[np.arange(len(truth)), truth], eps, 1 - eps)
+    def __init__(self, classes: np.ndarray | None) -> None:
+        self.classes = None if classes is None else np.asarray(classes)
+        self.rows = 0
+        if self.classes is not None:
+            self.confusion = np.zeros((len(self.classes), len(self.classes)), dtype="int64")
+            self.log_loss_total = 0.0
+            self.positive: list[np.ndarray] = []
+            self.truth: list[np.ndarray] = []
+        else:
+            self.sums = np.zeros(4)  # squared error, absolute error, target, target squared
+
+    def add(self, truth: np.ndarray, outputs: np.ndarray) -> None:
+        self.rows += len(truth)
+        if self.classes is None:
+            errors = outputs - truth
+            self.sums += [np.sum(errors**2), np.sum(np.abs(errors)), truth.sum(), np.sum(truth**2)]
+            return
+        index = np.searchsorted(self.classes, truth)
+        np.add.at(self.confusion, (index, outputs.argmax(axis=1)), 1)
+        eps = np.finfo(outputs.dtype).eps
+        likelihood = np.clip(outputs[np.arange(len(index)), index], eps, 1 - eps)
         self.log_loss_total -= float(np.log(likelihood).sum())
+        if len(self.classes) == 2:
+            self.positive.append(outputs[:, 1].astype("float32"))
+            self.truth.append(index == 1)
 
     def scores(self) -> dict[str, float]:
-        rows = int(self.confusion.sum())
-        if rows == 0:
+        if self.rows == 0:
             raise DataError("no held-out rows to score: raise test_size or add data")
+        if self.classes is None:
+            squared, absolute, total, total_squared = self.sums
+            variance = total_squared - total**2 / self.rows
+            return {
+                "rmse": float(np.sqrt(squared / self.rows)),
+                "mae": float(absolute / self.rows),
+                "r2": float(1 - squared / variance) if variance > 0 else 0.0,
+            }
         correct = np.diag(self.confusion)
         actual, predicted = self.confusion.sum(axis=1), self.confusion.sum(axis=0)
         seen = (actual + predicted) > 0
         f1 = np.divide(2 * correct, actual + predicted, out=np.zeros(len(correct)), where=seen)
-        return {
-            "accuracy": float(correct.sum() / rows),
+        result = {
+            "accuracy": float(correct.sum() / self.rows),
             "f1_macro": float(f1[seen].mean()),
-            "log_loss": self.log_loss_total / rows,
+            "log_loss": self.log_loss_total / self.rows,
         }
+        if len(self.classes) == 2:
+            result["roc_auc"] = float(
+                roc_auc_score(np.concatenate(self.truth), np.concatenate(self.positive))
+            )
+        return result
 
 
 def evaluate(model: Model, frame: Any) -> dict[str, float]:
-    """Held-out scores, batch by batch in the order of the ids; log loss is the optimised
-    metric, the others are for people."""
-    inputs = build_features(as_engine_frame(frame), keep=(ID_COLUMN, TARGET))
-    held_out, previous = HeldOutScores(model.classes_), None
-    with step("evaluate"), ordered_batches(inputs, [ID_COLUMN]) as batches:
+    """Held-out scores, batch by batch in the order of the ids (see `HeldOutScores`)."""
+    ident, target = CONTRACT.id_column, CONTRACT.target
+    inputs = build_features(as_engine_frame(frame), keep=(ident, target))
+    held_out = HeldOutScores(model.classes_ if CONTRACT.is_classification else None)
+    previous = None
+    with step("evaluate"), ordered_batches(inputs, [ident]) as batches:
         for batch in fixed_size(batches(), EVALUATION_BATCH_ROWS):
-            previous = check_unique_ids(batch[ID_COLUMN], previous)
-            labels = batch.pop(TARGET).to_numpy()
-            held_out.add(labels, model.predict_proba(batch.drop(columns=[ID_COLUMN])))
+            previous = check_unique_ids(batch[ident], previous)
+            truth = CONTRACT.target_values(batch.pop(target))
+            held_out.add(truth, model_outputs(model, batch.drop(columns=[ident])))
     return held_out.scores()
 
 
@@ -142,7 +190,7 @@ def fit_dataset(path: Path, settings: Settings) -> tuple[Model, dict[str, float]
 
 def run(frame: pd.DataFrame, settings: Settings) -> RunResult:
     """Train on the training split, score the held-out split, predict every record."""
-    ordered = frame.sort_values(ID_COLUMN, kind="stable").reset_index(drop=True)
+    ordered = frame.sort_values(CONTRACT.id_column, kind="stable").reset_index(drop=True)
     with engine(settings):
         model, metrics = fit(from_pandas(ordered), settings)
     return RunResult(model=model, metrics=metrics, predictions=predict(model, ordered))

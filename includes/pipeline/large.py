@@ -22,14 +22,25 @@ import numpy as np
 import pandas as pd
 from distributed import Client, LocalCluster
 from narwhals.typing import FrameT
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    log_loss,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+    roc_auc_score,
+)
+from sklearn.pipeline import Pipeline
 
 from .config import Settings
+from .contract import Numeric
 from .data import DataError, check_row_count, check_unique_ids, validate_batch
 from .features import build_features
 from .log import logger, step
 from .model import build_model
 from .monitoring.history import describe_input
-from .schema import CLASSES, FEATURE_NAMES, ID_COLUMN, TARGET, training_schema
+from .schema import CONTRACT
 
 # Narwhals announces that its Dask support moves to a separate package that is not
 # published yet; until it is, the built-in support is the one to use.
@@ -83,11 +94,15 @@ def scan(path: Path, settings: Settings) -> dd.DataFrame:
     if path.suffix == ".parquet":
         raw = dd.read_parquet(path)
     else:
-        measurements = dict.fromkeys(FEATURE_NAMES, "float64")
-        raw = dd.read_csv(path, blocksize=settings.dask.blocksize, dtype=measurements)
+        # Numbers as floats in every partition (one partition without a missing value must not
+        # read a column as integers), levels and labels as text.
+        numbers = {column.name: "float64" for column in CONTRACT.of_kind(Numeric)}
+        raw = dd.read_csv(
+            path, blocksize=settings.dask.blocksize, dtype=numbers | CONTRACT.csv_dtypes()
+        )
     lengths = raw.map_partitions(len).compute().tolist()
     check_row_count(sum(lengths))
-    schema = training_schema()
+    schema = CONTRACT.training_schema()
     first_rows = [0, *itertools.accumulate(lengths)][:-1]
     validated = [
         dask.delayed(validate_batch)(part, schema, first_row)

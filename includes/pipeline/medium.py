@@ -22,14 +22,25 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 from narwhals.typing import FrameT
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    log_loss,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+    roc_auc_score,
+)
+from sklearn.pipeline import Pipeline
 
 from .config import Settings
+from .contract import Boolean, Categorical, Numeric
 from .data import DataError, check_unique_ids, read_csv_batches, validate_batches
 from .features import build_features
 from .log import logger, step
 from .model import build_model
 from .monitoring.history import describe_input
-from .schema import CLASSES, ID_COLUMN, TARGET, training_schema
+from .schema import CONTRACT
 
 # Rows read from a CSV file at a time while it is validated into the parquet cache.
 SCAN_BATCH_ROWS = 25_000
@@ -55,7 +66,7 @@ def scan(path: Path, settings: Settings) -> pl.LazyFrame:
         batches = (
             batch.to_pandas() for batch in pq.ParquetFile(path).iter_batches(SCAN_BATCH_ROWS)
         )
-        for _ in validate_batches(batches, training_schema()):
+        for _ in validate_batches(batches, CONTRACT.training_schema()):
             pass
         return pl.scan_parquet(path)
     cached = cache_path(path, settings.engine.cache_dir)
@@ -89,10 +100,11 @@ def write_validated_parquet(source: Path, target: Path) -> None:
     writer = None
     try:
         batches = read_csv_batches(source, SCAN_BATCH_ROWS)
-        for batch in validate_batches(batches, training_schema()):
-            table = pa.Table.from_pandas(batch, preserve_index=False)
-            writer = writer or pq.ParquetWriter(partial, table.schema)
-            writer.write_table(table.cast(writer.schema))
+        schema = arrow_schema()
+        for batch in validate_batches(batches, CONTRACT.training_schema()):
+            table = pa.Table.from_pandas(batch, schema=schema, preserve_index=False)
+            writer = writer or pq.ParquetWriter(partial, schema)
+            writer.write_table(table)
     except BaseException:
         if writer is not None:
             writer.close()
@@ -102,6 +114,17 @@ def write_validated_parquet(source: Path, target: Path) -> None:
         raise DataError(f"{source}: no rows")
     writer.close()
     partial.replace(target)
+
+
+def arrow_schema() -> pa.Schema:
+    """The parquet cache's column types, from the contract: a batch whose nullable column
+    happens to be all missing is written with the same types as every other batch."""
+    kinds = {Numeric: pa.float64(), Categorical: pa.string(), Boolean: pa.bool_()}
+    fields = [pa.field(CONTRACT.id_column, pa.int64())]
+    for column in CONTRACT.columns:
+        fields.append(pa.field(column.name, kinds.get(type(column), pa.timestamp("ns"))))
+    label = pa.string() if CONTRACT.is_classification else pa.float64()
+    return pa.schema([*fields, pa.field(CONTRACT.target, label)])
 
 
 @contextmanager

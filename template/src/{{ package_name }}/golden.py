@@ -6,8 +6,10 @@ and a fingerprint of everything that produced them. `check` retrains and compare
 `update` records a new baseline on purpose.
 """
 
+import ast
 import hashlib
 import json
+import math
 import platform
 import re
 import subprocess
@@ -18,13 +20,19 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .config import Settings
-from .data import MANIFEST_NAME, describe_manifest_entry, load_training_data, sha256_of
+from .data import (
+    MANIFEST_NAME,
+    DataError,
+    describe_manifest_entry,
+    load_training_data,
+    project_path,
+    sha256_of,
+)
 from .pipeline import RunResult, load_model, predict, run, save_model
 from .schema import CONTRACT
-
-ID_COLUMN = CONTRACT.id_column
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 # The modules whose code decides the scores; a change to any of them changes the fingerprint.
@@ -33,6 +41,7 @@ MODEL_CODE = tuple(
     name
     for name in (
         "schema.py",
+        "contract.py",
         "features.py",
         "model.py",
         "pipeline.py",
@@ -42,6 +51,10 @@ MODEL_CODE = tuple(
     if (PACKAGE_DIR / name).is_file()
 )
 REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+# How the "code" section of a fingerprint is hashed (see `source_digest`). A baseline
+# without it was recorded by v0.2.0, which hashed the bytes of each file.
+CODE_HASHING = "syntax tree without docstrings"
+DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.csv"
@@ -53,6 +66,31 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def source_digest(source: str) -> str:
+    """sha256 of a module's syntax tree without its docstrings: an edit to a docstring, a
+    comment or the layout leaves it as it is; an edit to what the code does changes it."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        if isinstance(node, DOCUMENTED) and ast.get_docstring(node, clean=False) is not None:
+            node.body = node.body[1:] or [ast.Pass()]
+    return _digest(json.dumps(_canonical(tree)).encode())
+
+
+def _canonical(node: object) -> object:
+    """A syntax tree as plain data, without positions, and without the empty fields that
+    some Python versions add and others leave out, so every version gives the same."""
+    if isinstance(node, ast.AST):
+        fields = {
+            name: _canonical(value)
+            for name, value in ast.iter_fields(node)
+            if value is not None and not (isinstance(value, list) and not value)
+        }
+        return [type(node).__name__, fields]
+    if isinstance(node, list):
+        return [_canonical(item) for item in node]
+    return repr(node)
+
+
 def fingerprint(settings: Settings, data_path: Path | None = None) -> dict:
     """Hashes of the data, parameters and model code, and the library versions used."""
     data_path = data_path or settings.golden_path
@@ -61,9 +99,10 @@ def fingerprint(settings: Settings, data_path: Path | None = None) -> dict:
         "data": {data_path.name: sha256_of(data_path)},
         "params": _digest(params),
         "code": {
-            name: _digest((PACKAGE_DIR / name).read_bytes().replace(b"\r\n", b"\n"))
+            name: source_digest((PACKAGE_DIR / name).read_text(encoding="utf-8"))
             for name in MODEL_CODE
         },
+        "code_hashing": CODE_HASHING,
         "libraries": {"python": platform.python_version()}
         | {name: _installed_version(name) for name in declared_libraries()},
     }
@@ -93,36 +132,74 @@ def _installed_version(name: str) -> str:
 
 def fingerprint_changes(baseline: dict, current: dict) -> tuple[list[str], list[str]]:
     """What differs between two fingerprints: (inputs that changed, library versions)."""
-    inputs = [
-        f"{section}: {name}"
-        for section in ("data", "code")
-        for name in sorted(set(baseline[section]) | set(current[section]))
-        if baseline[section].get(name) != current[section].get(name)
-    ]
-    if baseline["params"] != current["params"]:
+    inputs = [f"data: {name}" for name in _changed(baseline.get("data"), current["data"])]
+    if baseline.get("code_hashing") == current.get("code_hashing"):
+        inputs += [f"code: {name}" for name in _changed(baseline.get("code"), current["code"])]
+    else:
+        inputs.append(
+            "code: the baseline was recorded by an older template, which hashed the bytes of "
+            "each file (record a new baseline once; edits to docstrings and comments no "
+            "longer count afterwards)"
+        )
+    if baseline.get("params") != current["params"]:
         inputs.append("params: params.yml or its environment overrides")
+    before, after = baseline.get("libraries", {}), current["libraries"]
     libraries = [
-        f"{name} {baseline['libraries'].get(name, '-')} -> {current['libraries'].get(name, '-')}"
-        for name in sorted(set(baseline["libraries"]) | set(current["libraries"]))
-        if baseline["libraries"].get(name) != current["libraries"].get(name)
+        f"{name} {before.get(name, '-')} -> {after.get(name, '-')}"
+        for name in _changed(before, after)
     ]
     return inputs, libraries
 
 
-@dataclass(frozen=True)
-class Tolerances:
-    metric_absolute: float
-    probability_absolute: float
-    label_changes: int
+def _changed(before: dict | None, after: dict) -> list[str]:
+    before = before or {}
+    return [
+        name for name in sorted(set(before) | set(after)) if before.get(name) != after.get(name)
+    ]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class MetricTolerances(_Section):
+    absolute: float = Field(1e-6, ge=0, description="Largest change of any metric.")
+
+
+class PredictionTolerances(_Section):
+    probability_absolute: float = Field(
+        1e-6, ge=0, description="Largest change of any class probability (classification)."
+    )
+    label_changes: int = Field(
+        0, ge=0, description="Golden records that may change their predicted class."
+    )
+    value_absolute: float = Field(
+        1e-6, ge=0, description="Largest change of any predicted value (regression)."
+    )
+
+
+class Tolerances(_Section):
+    """tests/golden/tolerances.yml: how far results may move before the check fails.
+    Every key has a default, so a file that predates a key keeps working."""
+
+    metrics: MetricTolerances = MetricTolerances()
+    predictions: PredictionTolerances = PredictionTolerances()
 
     @classmethod
     def load(cls, path: Path) -> "Tolerances":
-        raw = yaml.safe_load(path.read_text())
-        return cls(
-            metric_absolute=float(raw["metrics"]["absolute"]),
-            probability_absolute=float(raw["predictions"]["probability_absolute"]),
-            label_changes=int(raw["predictions"]["label_changes"]),
-        )
+        """The tolerances in `path`; the defaults where the file is gone."""
+        if not path.is_file():
+            return cls()
+        try:
+            return cls.model_validate(yaml.safe_load(path.read_text()) or {})
+        except yaml.YAMLError as error:
+            raise DataError(f"{project_path(path)} is not valid YAML: {error}") from None
+        except ValidationError as error:
+            problems = "; ".join(
+                f"{'.'.join(map(str, problem['loc']))}: {problem['msg']}"
+                for problem in error.errors()
+            )
+            raise DataError(f"{project_path(path)}: {problems}") from None
 
 
 @dataclass
@@ -143,9 +220,21 @@ class Baseline:
                 f"the golden baseline in {directory} lacks {', '.join(missing)}: "
                 "record one with `make golden-update`"
             )
+        # Class labels stay text, even where they look like numbers.
+        predictions = pd.read_csv(
+            directory / PREDICTIONS_FILE,
+            dtype={"predicted": str} if CONTRACT.is_classification else None,
+        )
+        lacking = sorted({CONTRACT.id_column, "predicted"} - set(predictions.columns))
+        if lacking:
+            raise DataError(
+                f"{project_path(directory / PREDICTIONS_FILE)} has no column "
+                f"{', '.join(lacking)}: it belongs to another data contract; record a "
+                "baseline for this one with `make golden-update`"
+            )
         return cls(
             metrics=json.loads((directory / METRICS_FILE).read_text()),
-            predictions=pd.read_csv(directory / PREDICTIONS_FILE),
+            predictions=predictions,
             fingerprint=json.loads((directory / FINGERPRINT_FILE).read_text()),
         )
 
@@ -153,7 +242,9 @@ class Baseline:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / METRICS_FILE).write_text(json.dumps(self.metrics, indent=2) + "\n")
         (directory / FINGERPRINT_FILE).write_text(json.dumps(self.fingerprint, indent=2) + "\n")
-        self.predictions.to_csv(directory / PREDICTIONS_FILE, index=False, float_format="%.10g")
+        # Full precision (the shortest text that reads back as the same number): the check
+        # compares with the numbers the model gave, not with rounded ones.
+        self.predictions.to_csv(directory / PREDICTIONS_FILE, index=False)
         save_model(result.model, directory / MODEL_FILE)
 
 
@@ -175,26 +266,52 @@ class MetricDiff:
         return self.delta is not None and abs(self.delta) <= self.tolerance
 
 
+@dataclass(frozen=True)
+class PredictionDiff:
+    """How far the predictions for the golden records moved from the baseline's: the
+    largest change of a class probability (classification) or of the predicted value
+    (regression), and how many predicted classes changed (None for regression)."""
+
+    largest_change: float
+    label_changes: int | None
+    rows_compared: int
+    rows_missing: int
+
+    def checks(self, tolerances: PredictionTolerances) -> list[tuple[str, str, float, bool]]:
+        """(check, how far the predictions moved, its tolerance, within it)."""
+        largest = _number(self.largest_change)
+        if self.label_changes is None:
+            limit = tolerances.value_absolute
+            found = [("max prediction change", largest, limit, self.largest_change <= limit)]
+        else:
+            limit, labels = tolerances.probability_absolute, tolerances.label_changes
+            found = [
+                ("max probability change", largest, limit, self.largest_change <= limit),
+                (
+                    "changed predicted labels",
+                    f"{self.label_changes} of {self.rows_compared}",
+                    labels,
+                    self.label_changes <= labels,
+                ),
+            ]
+        if self.rows_missing:
+            found.append(("records missing", str(self.rows_missing), 0, False))
+        return found
+
+
 @dataclass
 class Comparison:
     """How a fresh run differs from the baseline, and what that most likely means."""
 
     metrics: list[MetricDiff]
-    max_probability_drift: float
-    label_changes: int
-    rows_compared: int
-    rows_missing: int
+    predictions: PredictionDiff
     tolerances: Tolerances
     changed_inputs: list[str] = field(default_factory=list)
     changed_libraries: list[str] = field(default_factory=list)
 
     @property
     def predictions_ok(self) -> bool:
-        return (
-            self.rows_missing == 0
-            and self.max_probability_drift <= self.tolerances.probability_absolute
-            and self.label_changes <= self.tolerances.label_changes
-        )
+        return all(ok for *_, ok in self.predictions.checks(self.tolerances.predictions))
 
     @property
     def ok(self) -> bool:
@@ -239,28 +356,10 @@ class Comparison:
             )
             for diff in self.metrics
         ]
-        rows.append(
-            (
-                "max probability drift",
-                "0",
-                _number(self.max_probability_drift),
-                f"tol {self.tolerances.probability_absolute:g}",
-                "ok"
-                if self.max_probability_drift <= self.tolerances.probability_absolute
-                else "MOVED",
-            )
-        )
-        rows.append(
-            (
-                "changed predicted labels",
-                "0",
-                f"{self.label_changes} of {self.rows_compared}",
-                f"tol {self.tolerances.label_changes}",
-                "ok" if self.label_changes <= self.tolerances.label_changes else "MOVED",
-            )
-        )
-        if self.rows_missing:
-            rows.append(("records missing", "0", str(self.rows_missing), "", "MOVED"))
+        rows += [
+            (name, "0", moved, f"tol {limit:g}", "ok" if ok else "MOVED")
+            for name, moved, limit, ok in self.predictions.checks(self.tolerances.predictions)
+        ]
         return rows
 
     def to_text(self) -> str:
@@ -299,21 +398,36 @@ def _number(value: float | None, *, signed: bool = False) -> str:
     return f"{value:+.6g}" if signed else f"{value:.6g}"
 
 
-def compare_predictions(
-    baseline: pd.DataFrame, current: pd.DataFrame
-) -> tuple[float, int, int, int]:
-    """(largest probability difference, changed labels, rows compared, rows missing)."""
-    merged = baseline.merge(current, on=ID_COLUMN, how="outer", suffixes=("_base", "_now"))
-    probability_columns = [c for c in baseline.columns if c.startswith("probability_")]
-    complete = merged.dropna()
-    drift = 0.0
-    for column in probability_columns:
-        if f"{column}_now" not in complete:
-            return float("inf"), len(complete), len(complete), len(merged) - len(complete)
-        difference = np.abs(complete[f"{column}_base"] - complete[f"{column}_now"])
-        drift = max(drift, float(difference.max()) if len(difference) else 0.0)
-    label_changes = int((complete["predicted_base"] != complete["predicted_now"]).sum())
-    return drift, label_changes, len(complete), len(merged) - len(complete)
+def compare_predictions(baseline: pd.DataFrame, current: pd.DataFrame) -> PredictionDiff:
+    """Match the records by identifier and measure how far their predictions moved."""
+    merged = baseline.merge(
+        current, on=CONTRACT.id_column, how="outer", suffixes=("_base", "_now"), indicator=True
+    )
+    both = merged[merged["_merge"] == "both"]
+    if CONTRACT.is_classification:
+        compared = sorted(
+            {name for name in [*baseline, *current] if name.startswith("probability_")}
+        )
+        changed = both["predicted_base"].astype(str) != both["predicted_now"].astype(str)
+        label_changes = int(changed.sum())
+    else:
+        compared, label_changes = ["predicted"], None
+    largest = 0.0
+    for column in compared:
+        if column not in baseline or column not in current:
+            largest = math.inf  # a class only one side knows
+            break
+        largest = max(largest, _largest_difference(both[f"{column}_base"], both[f"{column}_now"]))
+    return PredictionDiff(largest, label_changes, len(both), len(merged) - len(both))
+
+
+def _largest_difference(before: pd.Series, after: pd.Series) -> float:
+    """Largest absolute difference; a value missing (or not a number) on one side only
+    counts as infinitely far."""
+    before = pd.to_numeric(before, errors="coerce").to_numpy(dtype="float64")
+    after = pd.to_numeric(after, errors="coerce").to_numpy(dtype="float64")
+    difference = np.where(np.isnan(before) & np.isnan(after), 0.0, np.abs(before - after))
+    return float(np.where(np.isnan(difference), math.inf, difference).max(initial=0.0))
 
 
 def compare(
@@ -323,21 +437,17 @@ def compare(
     current_fingerprint: dict,
     tolerances: Tolerances,
 ) -> Comparison:
-    drift, label_changes, compared, missing = compare_predictions(baseline.predictions, predictions)
     changed_inputs, changed_libraries = fingerprint_changes(
         baseline.fingerprint, current_fingerprint
     )
     return Comparison(
         metrics=[
             MetricDiff(
-                name, baseline.metrics.get(name), metrics.get(name), tolerances.metric_absolute
+                name, baseline.metrics.get(name), metrics.get(name), tolerances.metrics.absolute
             )
             for name in sorted(set(baseline.metrics) | set(metrics))
         ],
-        max_probability_drift=drift,
-        label_changes=label_changes,
-        rows_compared=compared,
-        rows_missing=missing,
+        predictions=compare_predictions(baseline.predictions, predictions),
         tolerances=tolerances,
         changed_inputs=changed_inputs,
         changed_libraries=changed_libraries,
@@ -362,7 +472,8 @@ def check_artefact(settings: Settings) -> Comparison:
     baseline = Baseline.read(settings.baseline_dir)
     frame = load_training_data(settings.golden_path)
     model = load_model(settings.baseline_dir / MODEL_FILE)
-    predictions = predict(model, frame.sort_values(ID_COLUMN).reset_index(drop=True))
+    ordered = frame.sort_values(CONTRACT.id_column, kind="stable").reset_index(drop=True)
+    predictions = predict(model, ordered)
     return compare(
         baseline,
         baseline.metrics,
@@ -375,7 +486,7 @@ def check_artefact(settings: Settings) -> Comparison:
 def guarded_paths(settings: Settings) -> list[Path]:
     """Model code, parameters and golden data: uncommitted edits to them block an update."""
     return [PACKAGE_DIR / name for name in MODEL_CODE] + [
-        settings.golden_dir,
+        settings.golden_path.parent,
         settings.params_file,
     ]
 
@@ -445,6 +556,6 @@ def prepare_update(settings: Settings) -> Update:
 
 
 def write_update(settings: Settings, update: Update) -> None:
-    manifest_path = settings.golden_dir / MANIFEST_NAME
+    manifest_path = settings.golden_path.parent / MANIFEST_NAME
     manifest_path.write_text(json.dumps(update.manifest, indent=2) + "\n")
     update.baseline.write(settings.baseline_dir, update.result)
