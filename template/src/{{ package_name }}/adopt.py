@@ -695,29 +695,33 @@ def build_features(frame: IntoFrameT, keep: Sequence[str] = ()) -> IntoFrameT:
 
 
 def render_tolerances(task: str) -> str:
+    """tests/golden/tolerances.yml for the task, as the template writes it."""
     lines = [
         "# How far a retrained model may move from the golden baseline before the golden",
         "# check fails. Same data, code and parameters on the same library versions give",
         "# identical numbers; these bounds only absorb floating-point noise between CPUs.",
         "metrics:",
     ]
-    if task == "classification":
+    if task == "regression":
         lines += [
-            "  # Largest absolute change of any metric (accuracy, f1_macro, log_loss, roc_auc).",
+            "  # Largest absolute change of any metric (rmse, mae, r2).",
+            "  absolute: 1.0e-6",
+            "predictions:",
+            "  # Largest absolute change of the predicted value of any golden record, in the",
+            "  # target's unit: raise it for a target measured in large numbers.",
+            "  value_absolute: 1.0e-6",
+        ]
+    else:
+        lines += [
+            "  # Largest absolute change of any metric (accuracy, f1_macro, log_loss; roc_auc "
+            "for two",
+            "  # classes).",
             "  absolute: 1.0e-6",
             "predictions:",
             "  # Largest absolute change of any class probability of any golden record.",
             "  probability_absolute: 1.0e-6",
             "  # How many golden records may change their predicted class.",
             "  label_changes: 0",
-        ]
-    else:
-        lines += [
-            "  # Largest absolute change of any metric (rmse, mae, r2).",
-            "  absolute: 1.0e-6",
-            "predictions:",
-            "  # Largest absolute change of any predicted value of any golden record.",
-            "  value_absolute: 1.0e-6",
         ]
     return "\n".join(lines) + "\n"
 
