@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import call, free_port, generate, git_commit_all, run, set_up, stop
+
+from tests.helpers import call, free_port, generate, git_commit_all, run, set_up, stop
 
 PROJECT = "Acme outcomes"
 PACKAGE = "acme_outcomes"
