@@ -164,11 +164,15 @@ def test_adopted_project_passes_its_own_tests_and_golden_check(adopted):
 def test_adopted_project_serves_missing_values_and_unseen_levels(adopted):
     _, project, env, nullable, categorical = adopted
     golden = next((project / "data/golden").glob("*.csv"))
-    schema = (project / f"src/{PACKAGE}/schema.py").read_text()
-    id_column = re.search(r'id_column="(\w+)"', schema).group(1)
-    target = re.search(r'target="(\w+)"', schema).group(1)
+    described = run(
+        "uv", "run", "python", "-c",
+        f"import json; from {PACKAGE}.schema import CONTRACT as c; print(json.dumps("
+        "[c.id_column, c.target, {x.name: type(x).__name__ for x in c.columns}]))",
+        cwd=project, env=env,
+    ).stdout  # fmt: skip
+    id_column, target, kinds = json.loads(described.strip().splitlines()[-1])
     frame = pd.read_csv(golden, dtype=str).drop(columns=[id_column, target])
-    record = {key: _json_value(value, schema, key) for key, value in frame.dropna().iloc[0].items()}
+    record = {key: _json_value(value, kinds[key]) for key, value in frame.dropna().iloc[0].items()}
     port = free_port()
     server = subprocess.Popen(
         ["uv", "run", PACKAGE, "serve", "--host", "127.0.0.1", "--port", str(port)],
@@ -201,12 +205,11 @@ def test_adopted_project_serves_missing_values_and_unseen_levels(adopted):
         stop(server)
 
 
-def _json_value(text: str, schema: str, name: str):
+def _json_value(text: str, kind: str):
     """A CSV value as the service's request model takes it."""
-    declaration = re.search(rf'(\w+)\("{name}"', schema).group(1)
-    if declaration == "Numeric":
+    if kind == "Numeric":
         return float(text)
-    if declaration == "Boolean":
+    if kind == "Boolean":
         return text.lower() == "true"
     return text
 

@@ -76,6 +76,7 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         "data/golden/manifest.json",
         "data/golden/wine.csv",
         "tests/conftest.py",
+        "tests/test_adopt.py",
         "tests/test_cli.py",
         "tests/test_data.py",
         "tests/test_features.py",
@@ -93,7 +94,7 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         for name in (
             "__init__.py", "__main__.py", "cli.py", "config.py", "data.py", "features.py",
             "golden.py", "log.py", "model.py", "pipeline.py", "schema.py", "serve.py",
-            "synthetic.py",
+            "synthetic.py", "adopt.py", "template_files.json",
         )
     }  # fmt: skip
     files |= {
