@@ -77,6 +77,7 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         "data/golden/wine.csv",
         "tests/conftest.py",
         "tests/records.py",
+        "tests/test_adopt.py",
         "tests/test_cli.py",
         "tests/test_data.py",
         "tests/test_features.py",
@@ -95,7 +96,7 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
             "__init__.py", "__main__.py", "cli.py", "config.py", "contract.py", "data.py",
             "features.py",
             "golden.py", "log.py", "model.py", "pipeline.py", "schema.py", "serve.py",
-            "synthetic.py",
+            "synthetic.py", "adopt.py", "template_files.json",
         )
     }  # fmt: skip
     files |= {

@@ -1,0 +1,274 @@
+"""`data adopt` brings a team's own data into a generated project, for either task.
+
+Datasets scikit-learn ships (breast cancer: binary, iris: multiclass, diabetes:
+regression; not wine, the shipped example) and a synthetic mixed-type file (categorical,
+boolean, datetime and nullable columns, and a free-text column that adopt must refuse
+until it is dropped). Each dataset gets one generated project, shared by the checks:
+the project's own tests, golden check, the service, and a scan of the template-owned
+files for the example's names.
+"""
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import time
+import urllib.error
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tests.helpers import call, free_port, generate, git_commit_all, run, set_up, stop
+
+PROJECT = "Acme outcomes"
+PACKAGE = "acme_outcomes"
+
+# The shipped example's names: none may appear in a template-owned file once a project
+# has adopted other data.
+EXAMPLE_NAMES = (
+    "alcohol", "malic_acid", "alcalinity_of_ash", "magnesium", "total_phenols",
+    "flavanoids", "nonflavanoid_phenols", "proanthocyanins", "color_intensity",
+    "od280_od315", "proline", "cultivar", "class_0", "class_1", "class_2", "wine.csv",
+)  # fmt: skip
+# Files the team owns after adoption (written by adopt, golden update or the team).
+TEAM_OWNED = (
+    "README.md", "params.yml", "uv.lock", ".adopt.json", ".copier-answers.yml",
+    "monitoring/thresholds.yml", "tests/golden/tolerances.yml",
+    f"src/{PACKAGE}/schema.py", f"src/{PACKAGE}/features.py", f"src/{PACKAGE}/model.py",
+    f"src/{PACKAGE}/network.py",
+)  # fmt: skip
+TEAM_OWNED_DIRS = ("data/golden/", "tests/golden/baseline/", ".git/", ".venv/", "models/",
+                   "reports/")  # fmt: skip
+
+
+def breast_cancer(directory: Path) -> Path:
+    from sklearn.datasets import load_breast_cancer
+
+    frame = load_breast_cancer(as_frame=True).frame
+    frame.columns = [re.sub(r"\W+", "_", name).strip("_") for name in frame.columns]
+    frame["diagnosis"] = frame.pop("target").map({0: "malignant", 1: "benign"})
+    path = directory / "tumours.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def iris(directory: Path) -> Path:
+    from sklearn.datasets import load_iris
+
+    frame = load_iris(as_frame=True).frame
+    frame.columns = [name.replace(" (cm)", "").replace(" ", "_") for name in frame.columns]
+    frame["species"] = frame.pop("target").map(
+        dict(enumerate(("setosa", "versicolor", "virginica")))
+    )
+    path = directory / "flowers.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def diabetes(directory: Path) -> Path:
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True, scaled=False).frame
+    frame = frame.rename(columns={"target": "progression"})
+    path = directory / "progression.parquet"
+    frame.to_parquet(path, index=False)
+    return path
+
+
+def mixed(directory: Path, rows: int = 600) -> Path:
+    """Categorical, boolean, datetime and nullable columns, and free text."""
+    rng = np.random.default_rng(7)
+    frame = pd.DataFrame(
+        {
+            "customer": rng.integers(10_000, 99_999, rows),
+            "plan": rng.choice(["basic", "plus", "team"], rows),
+            "region": rng.choice(["north", "south", "east", "west"], rows),
+            "member": rng.choice([True, False], rows),
+            "signed_up": (
+                pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 900, rows), "D")
+            ).strftime("%Y-%m-%d"),
+            "visits": rng.poisson(12, rows).astype(float),
+            "spend": rng.gamma(2.0, 40.0, rows).round(2),
+            "comment": [f"customer said {rng.integers(10**9)} things" for _ in range(rows)],
+        }
+    )
+    score = frame["visits"] / 12 + (frame["plan"] == "team") + frame["member"] * 0.5
+    frame["renewed"] = np.where(score + rng.normal(0, 0.4, rows) > 1.6, "yes", "no")
+    frame.loc[rng.random(rows) < 0.1, "visits"] = np.nan
+    frame.loc[rng.random(rows) < 0.08, "region"] = np.nan
+    frame.loc[rng.random(rows) < 0.03, "renewed"] = np.nan
+    frame = frame.drop_duplicates(subset="customer")
+    path = directory / "renewals.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+# dataset: (writer, task, adopt arguments, a nullable column, a categorical column)
+DATASETS = {
+    "breast_cancer": (breast_cancer, "classification", ["--target", "diagnosis"], None, None),
+    "iris": (iris, "classification", ["--target", "species"], None, None),
+    "diabetes": (diabetes, "regression", ["--target", "progression"], None, "sex"),
+    "mixed": (
+        mixed,
+        "classification",
+        ["--target", "renewed", "--id", "customer", "--drop", "comment"],
+        "visits",
+        "plan",
+    ),
+}
+
+
+def adopt_command(path: Path, arguments: list[str]) -> list[str]:
+    return ["uv", "run", PACKAGE, "data", "adopt", str(path), *arguments]
+
+
+@pytest.fixture(scope="module", params=sorted(DATASETS))
+def adopted(request, tmp_path_factory):
+    """One generated project per dataset, set up, adopted and committed."""
+    name = request.param
+    writer, task, arguments, nullable, categorical = DATASETS[name]
+    workspace = tmp_path_factory.mktemp(f"adopt-{name}")
+    project = generate(workspace / "project", project_name=PROJECT, task=task)
+    env = set_up(project)
+    data = writer(workspace)
+    if "--drop" in arguments:  # the free-text column is refused first, and nothing written
+        index = arguments.index("--drop")
+        refused = subprocess.run(
+            adopt_command(data, arguments[:index] + arguments[index + 2 :]),
+            cwd=project, env={**os.environ, **env}, capture_output=True, text=True,
+        )  # fmt: skip
+        assert refused.returncode == 2, refused.stdout + refused.stderr
+        assert f"--drop {arguments[index + 1]}" in refused.stderr
+        assert run("git", "status", "--porcelain", cwd=project).stdout == ""
+    result = run(*adopt_command(data, arguments), cwd=project, env=env, timeout=600)
+    assert "Inferred columns" in result.stdout
+    git_commit_all(project, f"Adopt {data.name}")
+    return name, project, env, nullable, categorical
+
+
+@pytest.mark.slow
+def test_adopted_project_passes_its_own_tests_and_golden_check(adopted):
+    _, project, env, *_ = adopted
+    run("make", "lint", cwd=project, env=env)
+    result = run("make", "test", cwd=project, env=env, timeout=1200)
+    assert " passed" in result.stdout
+    assert "failed" not in result.stdout
+    checked = run("uv", "run", PACKAGE, "golden", "check", cwd=project, env=env)
+    assert "Golden check passed" in checked.stdout
+
+
+@pytest.mark.slow
+def test_adopted_project_serves_missing_values_and_unseen_levels(adopted):
+    _, project, env, nullable, categorical = adopted
+    golden = next((project / "data/golden").glob("*.csv"))
+    described = run(
+        "uv", "run", "python", "-c",
+        f"import json; from {PACKAGE}.schema import CONTRACT as c; print(json.dumps("
+        "[c.id_column, c.target, {x.name: type(x).__name__ for x in c.columns}]))",
+        cwd=project, env=env,
+    ).stdout  # fmt: skip
+    id_column, target, kinds = json.loads(described.strip().splitlines()[-1])
+    frame = pd.read_csv(golden, dtype=str).drop(columns=[id_column, target])
+    record = {key: _json_value(value, kinds[key]) for key, value in frame.dropna().iloc[0].items()}
+    port = free_port()
+    server = subprocess.Popen(
+        ["uv", "run", PACKAGE, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=project, env={**os.environ, **env}, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if call(f"{base}/ready")[0] == 200:
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                pass
+            time.sleep(0.2)
+        else:
+            pytest.fail("the service did not become ready within 30 s")
+        status, body = call(f"{base}/predict", {"records": [record]})
+        assert status == 200, body
+        assert len(body["predictions"]) == 1
+        if nullable:
+            status, body = call(f"{base}/predict", {"records": [{**record, nullable: None}]})
+            assert status == 200, body
+        if categorical:
+            unseen = {**record, categorical: "never-seen-level"}
+            status, body = call(f"{base}/predict", {"records": [unseen]})
+            assert status == 422, body
+            assert categorical in json.dumps(body["detail"])
+    finally:
+        stop(server)
+
+
+def _json_value(text: str, kind: str):
+    """A CSV value as the service's request model takes it."""
+    if kind == "Numeric":
+        return float(text)
+    if kind == "Boolean":
+        return text.lower() == "true"
+    return text
+
+
+@pytest.mark.slow
+def test_adopted_project_template_files_never_name_the_example(adopted):
+    _, project, *_ = adopted
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, EXAMPLE_NAMES)) + r")\b")
+    found = []
+    for path in sorted(project.rglob("*")):
+        relative = path.relative_to(project).as_posix()
+        if not path.is_file() or relative in TEAM_OWNED or relative.startswith(TEAM_OWNED_DIRS):
+            continue
+        try:
+            text = path.read_text()
+        except UnicodeDecodeError:
+            continue
+        found += [
+            f"{relative}:{number}: {match.group(1)}"
+            for number, line in enumerate(text.splitlines(), 1)
+            for match in pattern.finditer(line)
+        ]
+    assert not found, "template-owned files name the example:\n" + "\n".join(found)
+
+
+# -- fast: adopt's own copies of template files agree with the template -------------------
+
+
+def _adopt_module(project: Path):
+    spec = importlib.util.spec_from_file_location(
+        "rendered_adopt", project / f"src/{PACKAGE}/adopt.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_adopt_writes_the_tolerances_and_hashes_the_template_writes(tmp_path, task):
+    project = generate(tmp_path / "project", project_name=PROJECT, task=task)
+    adoption = _adopt_module(project)
+    tolerances = project / "tests/golden/tolerances.yml"
+    assert adoption.render_tolerances(task) == tolerances.read_text()
+    recorded = json.loads((project / f"src/{PACKAGE}/{adoption.TEMPLATE_FILES}").read_text())
+    assert set(recorded) == {"model.py", "schema.py", "features.py"}
+    for name, digest in recorded.items():
+        assert adoption.sha256_text((project / f"src/{PACKAGE}/{name}").read_bytes()) == digest
+
+
+def test_adopt_replaces_only_the_model_section_of_params(tmp_path):
+    project = generate(tmp_path / "project", project_name=PROJECT, data_size="medium")
+    adoption = _adopt_module(project)
+    text = (project / "params.yml").read_text()
+    rewritten = adoption.render_params(text, {"alpha": 0.5})
+    import yaml
+
+    before, after = yaml.safe_load(text), yaml.safe_load(rewritten)
+    assert after["model"] == {"alpha": 0.5}
+    assert {k: v for k, v in after.items() if k != "model"} == {
+        k: v for k, v in before.items() if k != "model"
+    }
+    assert rewritten.count("#") == text.count("#")  # the comments stay
