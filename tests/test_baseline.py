@@ -62,10 +62,12 @@ def test_manifest_and_baseline_match_the_golden_data():
         assert fingerprint["data"]["wine.csv"] == digest, f"{variant_id(variant)}: {STALE}"
 
 
-def test_medium_and_large_baselines_agree():
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_medium_and_large_baselines_agree(task):
     """Fixed-size batches in a fixed order: the data engine does not change the scores."""
     medium, large = (
-        baseline_dir({"data_size": size, "framework": "sklearn"}) for size in ("medium", "large")
+        baseline_dir({"data_size": size, "framework": "sklearn", "task": task})
+        for size in ("medium", "large")
     )
     assert (medium / "metrics.json").read_text() == (large / "metrics.json").read_text()
     assert (medium / "predictions.csv").read_text() == (large / "predictions.csv").read_text()

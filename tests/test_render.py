@@ -83,6 +83,7 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         "tests/test_features.py",
         "tests/test_pipeline.py",
         "tests/test_serve.py",
+        "tests/test_synthetic.py",
         "tests/golden/test_golden.py",
         "tests/golden/tolerances.yml",
         "tests/golden/baseline/fingerprint.json",

@@ -8,7 +8,9 @@ Fitted to the golden data, column by column as schema.py declares them:
   it. Values are clipped to the declared ranges, and integer columns get whole numbers;
 - levels and booleans are drawn by their shares (per class for classification);
 - datetimes are drawn uniformly between the golden data's earliest and latest;
-- every column misses values at its golden rate.
+- every column misses values at its golden rate;
+- records are distinct in every column but the identifier within a chunk (a repeat is
+  drawn again, up to REDRAWS times), as the training data's duplicates check expects.
 Each class keeps its share of the golden data. Rows are written in chunks, so memory
 stays bounded whatever the size, and the same seed writes the same file.
 """
@@ -31,6 +33,8 @@ NUMERIC = CONTRACT.of_kind(Numeric)
 JOINT = tuple(c.name for c in NUMERIC) + (() if CONTRACT.is_classification else (TARGET,))
 
 CHUNK_ROWS = 100_000
+# How many times the repeated records of a chunk are drawn again before they are kept.
+REDRAWS = 20
 # Most decimals a synthetic number gets (fewer where the golden data has fewer).
 MAX_DECIMALS = 6
 # Added to the diagonal of each covariance, relative to the mean variance.
@@ -216,6 +220,23 @@ def sample(fitted: Fitted, rows: int, first_id: int, rng: np.random.Generator) -
     return pa.table(columns)
 
 
+def distinct_sample(fitted: Fitted, rows: int, first_id: int, rng: np.random.Generator) -> pa.Table:
+    """`sample`, with records that repeat another in every column but the identifier drawn
+    again: coarse golden values (one decimal, few levels) would otherwise repeat records."""
+    table = sample(fitted, rows, first_id, rng)
+    for _ in range(REDRAWS):
+        hashed = pd.util.hash_pandas_object(
+            table.drop_columns([ID_COLUMN]).to_pandas(), index=False
+        )
+        repeated = hashed.duplicated().to_numpy()
+        if not repeated.any():
+            break
+        redrawn = sample(fitted, int(repeated.sum()), first_id, rng)
+        table = pa.concat_tables([table.filter(pa.array(~repeated)), redrawn])
+    ids = pa.array(np.arange(first_id, first_id + rows))
+    return table.set_column(0, ID_COLUMN, ids)
+
+
 def synthesize(
     golden: pd.DataFrame, rows: int, out: Path, seed: int = 0, chunk_rows: int = CHUNK_ROWS
 ) -> None:
@@ -230,7 +251,7 @@ def synthesize(
     writer = None
     try:
         for start in range(0, rows, chunk_rows):
-            chunk = sample(fitted, min(chunk_rows, rows - start), start + 1, rng)
+            chunk = distinct_sample(fitted, min(chunk_rows, rows - start), start + 1, rng)
             writer = writer or csv.CSVWriter(out, chunk.schema)
             writer.write_table(chunk)
     finally:

@@ -104,8 +104,8 @@ def plot_features(golden: pd.DataFrame, current: pd.DataFrame, label: str, path:
         else:
             plot_numbers(axes, column, reference, batch, label)
         axes.set_title(
-            f"{column.name}\nmissing {missing_share(reference):.0%} golden, "
-            f"{missing_share(batch):.0%} {label}",
+            f"{column.name}\nmissing {percent(missing_share(reference))} golden, "
+            f"{percent(missing_share(batch))} {label}",
             fontsize=8,
         )
     figure.axes[0].legend(fontsize=7)
@@ -214,7 +214,11 @@ def missing_cells(report: DriftReport, name: str) -> str:
     if name not in report.missing:
         return "-"
     golden, batch = report.missing[name]
-    return f"{golden:.1%}, {batch:.1%}"
+    return f"{percent(golden)}, {percent(batch)}"
+
+
+def percent(share: float) -> str:
+    return format(share, ".1%")
 
 
 def write_report(
