@@ -221,3 +221,14 @@ def stop(process: subprocess.Popen, timeout: float = 15) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=5)
+
+
+def conflicts(project: Path) -> list[str]:
+    """Files an update left a conflict in: `.rej` files and inline conflict markers."""
+    found = [str(path.relative_to(project)) for path in project.rglob("*.rej")]
+    for path in project.rglob("*"):
+        if ".git" in path.parts or not path.is_file() or path.suffix in (".joblib", ".csv"):
+            continue
+        if "<<<<<<< " in path.read_text(errors="ignore"):
+            found.append(str(path.relative_to(project)))
+    return found

@@ -20,8 +20,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from copier import run_update
 
-from tests.helpers import call, free_port, generate, git_commit_all, run, set_up, stop
+from tests.helpers import call, conflicts, free_port, generate, git_commit_all, run, set_up, stop
 
 PROJECT = "Acme outcomes"
 PACKAGE = "acme_outcomes"
@@ -125,7 +126,15 @@ def adopt_command(path: Path, arguments: list[str]) -> list[str]:
     return ["uv", "run", PACKAGE, "data", "adopt", str(path), *arguments]
 
 
-@pytest.fixture(scope="module", params=sorted(DATASETS))
+# Each dataset's checks run on one xdist worker (`--dist loadgroup`), in the order written,
+# so its project is set up once and the update check comes last.
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param(name, marks=pytest.mark.xdist_group(f"adopt-{name}"))
+        for name in sorted(DATASETS)
+    ],
+)
 def adopted(request, tmp_path_factory):
     """One generated project per dataset, set up, adopted and committed."""
     name = request.param
@@ -233,6 +242,42 @@ def test_adopted_project_template_files_never_name_the_example(adopted):
             for match in pattern.finditer(line)
         ]
     assert not found, "template-owned files name the example:\n" + "\n".join(found)
+
+
+# The adopted project that is then updated with changed answers (the last slow check).
+UPDATED = "mixed"
+
+
+@pytest.mark.slow
+def test_answer_changes_after_adoption_merge_without_conflicts_and_stay_green(adopted):
+    """A later `copier update` that changes the deployment target and the CI provider
+    leaves every adopted file as it was, gives no conflicts and needs no edit."""
+    name, project, env, *_ = adopted
+    if name != UPDATED:
+        pytest.skip(f"one adopted project goes through the update: {UPDATED}")
+    owned = [
+        path
+        for path in sorted(project.rglob("*"))
+        if path.is_file()
+        and path.relative_to(project).as_posix().startswith(
+            (f"src/{PACKAGE}/schema.py", f"src/{PACKAGE}/features.py", "params.yml",
+             "data/golden/", "tests/golden/")
+        )
+    ]  # fmt: skip
+    before = {path: path.read_bytes() for path in owned}
+    # The project's own commands above left nothing to commit: the update starts clean.
+    assert run("git", "status", "--porcelain", cwd=project).stdout == ""
+    run_update(project, data={"deploy_target": "docker_swarm", "ci_provider": "gitlab"},
+               defaults=True, overwrite=True, unsafe=False, vcs_ref="HEAD",
+               conflict="inline", quiet=True)  # fmt: skip
+    assert conflicts(project) == []
+    assert {path: path.read_bytes() for path in owned} == before
+    assert (project / ".gitlab-ci.yml").is_file()
+    assert not (project / ".github").exists()
+    run("make", "lint", cwd=project, env=env)
+    result = run("make", "test", cwd=project, env=env, timeout=1200)
+    assert " passed" in result.stdout
+    assert "failed" not in result.stdout
 
 
 # -- fast: adopt's own copies of template files agree with the template -------------------

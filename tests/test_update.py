@@ -25,6 +25,7 @@ from tests.helpers import (
     alert_generator,
     answered_task,
     choices,
+    conflicts,
     generate,
     git_commit_all,
     publish,
@@ -50,16 +51,6 @@ def copy_at(repo: Path, destination: Path, version: str, **answers: str) -> Path
 def update_to(project: Path, version: str, trust: bool = False, **answers: str) -> None:
     run_update(project, data=answers, defaults=True, overwrite=True, unsafe=trust,
                vcs_ref=version, conflict="inline", quiet=True)  # fmt: skip
-
-
-def conflicts(project: Path) -> list[str]:
-    found = [str(path.relative_to(project)) for path in project.rglob("*.rej")]
-    for path in project.rglob("*"):
-        if ".git" in path.parts or not path.is_file() or path.suffix in (".joblib", ".csv"):
-            continue
-        if "<<<<<<< " in path.read_text(errors="ignore"):
-            found.append(str(path.relative_to(project)))
-    return found
 
 
 def template_source(name: str) -> str:
