@@ -218,7 +218,9 @@ def infer_column(
     if profile.present == 0:
         raise AdoptError(f"column {name!r} has no values at all: leave it out with --drop {name}")
     nullable = {"nullable": True} if profile.missing else {}
-    missing = f", {profile.missing / profile.rows:.0%} missing" if profile.missing else ""
+    missing = ""
+    if profile.missing:
+        missing = f", {format(profile.missing / profile.rows, '.0%')} missing"
     distinct = profile.distinct_count
     if numeric and not profile.numeric:
         raise AdoptError(f"--numeric {name}: the column holds values that are not numbers")

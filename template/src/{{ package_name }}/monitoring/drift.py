@@ -218,7 +218,9 @@ class DriftReport:
         for name, score in self.scores.items():
             status = "DRIFT" if score > self.threshold else "ok"
             golden, batch = self.missing.get(name, (0.0, 0.0))
-            missing = f"{golden:6.1%} -> {batch:6.1%}" if name in self.missing else "-"
+            missing = "-"
+            if name in self.missing:
+                missing = f"{format(golden, '6.1%')} -> {format(batch, '6.1%')}"
             lines.append(f"{name:<{width}}  {score:8.4f}  {missing:>25}  {status}")
         name, score = self.worst
         verdict = "drift" if self.drifted else "no drift"
