@@ -6,6 +6,7 @@ to the working tree.
 The team's edits append or insert rather than rewrite lines of the generated code, so
 the checks hold while the template's own code changes from release to release."""
 
+import inspect
 import os
 import re
 import subprocess
@@ -131,9 +132,11 @@ def user_edits(project: Path, lock: bool = False) -> None:
     edit(project / "monitoring/thresholds.yml", r"^max_error_rate: .*$", "max_error_rate: 0.02")
     alerts, thresholds = alert_generator(project, PACKAGE)
     limits = thresholds.Thresholds.load(project / "monitoring/thresholds.yml")
-    alerts.write(
-        limits, project / "monitoring/prometheus", answered_task(project)
-    )  # what `make monitoring-rules` does
+    # What `make monitoring-rules` does; v0.2.0's generator has no task to take.
+    arguments = [limits, project / "monitoring/prometheus"]
+    if "task" in inspect.signature(alerts.write).parameters:
+        arguments.append(answered_task(project))
+    alerts.write(*arguments)
     edit(project / "README.md", r"\A(# .*\n)", rf"\1\n{TEAM_NOTES}")
     (project / "local.mk").write_text(TEAM_MAKE)
     (project / "compose.override.yaml").write_text(TEAM_COMPOSE)
