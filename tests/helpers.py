@@ -8,8 +8,13 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -221,6 +226,54 @@ def stop(process: subprocess.Popen, timeout: float = 15) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=5)
+
+
+@dataclass
+class Service:
+    """A generated project's service started by a test; `output` is set once it stopped."""
+
+    base: str
+    process: subprocess.Popen
+    output: str = ""
+
+
+@contextmanager
+def serving(
+    project: Path, package: str, env: dict[str, str], timeout_s: float = 30, port: int = 0
+) -> Iterator[Service]:
+    """`<package> serve` on `port` (a free one by default), as a user starts it, once
+    `/ready` answers 200."""
+    port = port or free_port()
+    # A file, not a pipe: a pipe nobody reads while the service runs blocks it once full.
+    with tempfile.TemporaryFile("w+") as log:
+        process = subprocess.Popen(
+            ["uv", "run", package, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=project, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT,
+            text=True,
+        )  # fmt: skip
+        service = Service(f"http://127.0.0.1:{port}", process)
+        try:
+            deadline = time.monotonic() + timeout_s
+            while not _ready(service.base):
+                if process.poll() is not None:
+                    pytest.fail(f"the service exited {process.returncode} before it was ready")
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the service did not become ready within {timeout_s:g} s")
+                time.sleep(0.2)
+            yield service
+        finally:
+            stop(process)
+            log.seek(0)
+            service.output = log.read()
+            if sys.exc_info()[0] is not None:
+                print(f"--- service output ---\n{service.output[-6000:]}")
+
+
+def _ready(base: str) -> bool:
+    try:
+        return call(f"{base}/ready")[0] == 200
+    except (urllib.error.URLError, ConnectionError):
+        return False
 
 
 def conflicts(project: Path) -> list[str]:

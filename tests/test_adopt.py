@@ -13,8 +13,6 @@ import json
 import os
 import re
 import subprocess
-import time
-import urllib.error
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,8 @@ import pandas as pd
 import pytest
 from copier import run_update
 
-from tests.helpers import call, conflicts, free_port, generate, git_commit_all, run, set_up, stop
+from tests import torch_wheels
+from tests.helpers import call, conflicts, generate, git_commit_all, run, serving, set_up
 
 PROJECT = "Acme outcomes"
 PACKAGE = "acme_outcomes"
@@ -122,26 +121,43 @@ DATASETS = {
 }
 
 
+# variant: (dataset, answers beyond the task). Every dataset on the small engine; the medium
+# and large engines and PyTorch on a regression and a categorical dataset.
+VARIANTS = {
+    **{name: (name, {}) for name in DATASETS},
+    "diabetes-medium": ("diabetes", {"data_size": "medium"}),
+    "diabetes-large": ("diabetes", {"data_size": "large"}),
+    "mixed-medium": ("mixed", {"data_size": "medium"}),
+    "mixed-large": ("mixed", {"data_size": "large"}),
+    "diabetes-pytorch": ("diabetes", {"framework": "pytorch", "experiment_tracking": "none"}),
+    "mixed-pytorch": ("mixed", {"framework": "pytorch", "experiment_tracking": "none"}),
+}
+
+
 def adopt_command(path: Path, arguments: list[str]) -> list[str]:
     return ["uv", "run", PACKAGE, "data", "adopt", str(path), *arguments]
 
 
-# Each dataset's checks run on one xdist worker (`--dist loadgroup`), in the order written,
+# Each variant's checks run on one xdist worker (`--dist loadgroup`), in the order written,
 # so its project is set up once and the update check comes last.
 @pytest.fixture(
     scope="module",
     params=[
         pytest.param(name, marks=pytest.mark.xdist_group(f"adopt-{name}"))
-        for name in sorted(DATASETS)
+        for name in sorted(VARIANTS)
     ],
 )
 def adopted(request, tmp_path_factory):
-    """One generated project per dataset, set up, adopted and committed."""
+    """One generated project per variant, set up, adopted and committed."""
     name = request.param
-    writer, task, arguments, nullable, categorical = DATASETS[name]
+    dataset, answers = VARIANTS[name]
+    writer, task, arguments, nullable, categorical = DATASETS[dataset]
     workspace = tmp_path_factory.mktemp(f"adopt-{name}")
-    project = generate(workspace / "project", project_name=PROJECT, task=task)
-    env = set_up(project)
+    extra_env = {}
+    if answers.get("framework") == "pytorch":
+        extra_env = torch_wheels.uv_config(workspace, torch_wheels.require_wheel())
+    project = generate(workspace / "project", project_name=PROJECT, task=task, **answers)
+    env = set_up(project, extra_env=extra_env)
     data = writer(workspace)
     if "--drop" in arguments:  # the free-text column is refused first, and nothing written
         index = arguments.index("--drop")
@@ -182,36 +198,19 @@ def test_adopted_project_serves_missing_values_and_unseen_levels(adopted):
     id_column, target, kinds = json.loads(described.strip().splitlines()[-1])
     frame = pd.read_csv(golden, dtype=str).drop(columns=[id_column, target])
     record = {key: _json_value(value, kinds[key]) for key, value in frame.dropna().iloc[0].items()}
-    port = free_port()
-    server = subprocess.Popen(
-        ["uv", "run", PACKAGE, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=project, env={**os.environ, **env}, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                if call(f"{base}/ready")[0] == 200:
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail("the service did not become ready within 30 s")
-        status, body = call(f"{base}/predict", {"records": [record]})
+    with serving(project, PACKAGE, env) as service:
+        status, body = call(f"{service.base}/predict", {"records": [record]})
         assert status == 200, body
         assert len(body["predictions"]) == 1
         if nullable:
-            status, body = call(f"{base}/predict", {"records": [{**record, nullable: None}]})
+            missing = {**record, nullable: None}
+            status, body = call(f"{service.base}/predict", {"records": [missing]})
             assert status == 200, body
         if categorical:
             unseen = {**record, categorical: "never-seen-level"}
-            status, body = call(f"{base}/predict", {"records": [unseen]})
+            status, body = call(f"{service.base}/predict", {"records": [unseen]})
             assert status == 422, body
             assert categorical in json.dumps(body["detail"])
-    finally:
-        stop(server)
 
 
 def _json_value(text: str, kind: str):

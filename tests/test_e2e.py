@@ -5,14 +5,11 @@ import json
 import os
 import shutil
 import subprocess
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import call, free_port, generate, git_commit_all, run, set_up
+from tests.helpers import call, generate, git_commit_all, run, serving, set_up
 
 pytestmark = pytest.mark.slow
 
@@ -53,26 +50,8 @@ def test_default_project_trains_evaluates_and_predicts(default_project):
 def test_default_project_serves_predictions(default_project):
     project, env = default_project
     run("make", "train", cwd=project, env=env)
-    port = free_port()
-    server = subprocess.Popen(
-        ["uv", "run", "wine_quality", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=project,
-        env={**os.environ, **env},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if call(f"{base}/ready")[0] == 200:
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                pass
-            time.sleep(0.2)
-        else:
-            pytest.fail("the service did not become ready within 20 s")
+    with serving(project, "wine_quality", env, timeout_s=20) as service:
+        base = service.base
         assert call(f"{base}/health") == (200, {"status": "ok"})
         wine = {
             "alcohol": 13.2, "malic_acid": 1.78, "ash": 2.14, "alcalinity_of_ash": 11.2,
@@ -86,10 +65,7 @@ def test_default_project_serves_predictions(default_project):
         status, body = call(f"{base}/predict", {"records": [{**wine, "proline": -1}]})
         assert status == 422
         assert body["detail"][0]["loc"][-1] == "proline"
-    finally:
-        server.terminate()
-        output, _ = server.communicate(timeout=20)
-    assert '"event": "request"' in output or "request" in output
+    assert '"event": "request"' in service.output
 
 
 def golden_check(project: Path, env: dict[str, str]) -> subprocess.CompletedProcess:

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import call, free_port, generate, require_tool, run, stop, uv_env
+from tests.helpers import call, free_port, generate, require_tool, run, serving, stop, uv_env
 
 BIN = Path(sys.executable).parent
 PACKAGE = "wine_quality"
@@ -208,64 +208,59 @@ def test_prometheus_scrapes_the_service_and_fires_a_lowered_threshold(tmp_path):
     config["scrape_configs"][0]["static_configs"] = [{"targets": [f"127.0.0.1:{port}"]}]
     (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
 
-    base = f"http://127.0.0.1:{port}"
     api = f"http://127.0.0.1:{prometheus_port}/api/v1"
-    service = start(
-        ["uv", "run", PACKAGE, "serve", "--host", "127.0.0.1", "--port", str(port)],
-        project, env, tmp_path / "service.log",
-    )  # fmt: skip
-    prometheus = start(
-        [prometheus_bin, f"--config.file={tmp_path / 'prometheus.yml'}",
-         f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{prometheus_port}"],
-        tmp_path, {}, tmp_path / "prometheus.log",
-    )  # fmt: skip
-    try:
-        wait_for(lambda: call(f"{base}/ready")[0] == 200, "the service to be ready")
+    with serving(project, PACKAGE, env, port=port) as service:
+        base = service.base
+        prometheus = start(
+            [prometheus_bin, f"--config.file={tmp_path / 'prometheus.yml'}",
+             f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+             f"--web.listen-address=127.0.0.1:{prometheus_port}"],
+            tmp_path, {}, tmp_path / "prometheus.log",
+        )  # fmt: skip
+        try:
 
-        def query(expr: str) -> list[dict]:
-            status, body = call(f"{api}/query?{urllib.parse.urlencode({'query': expr})}")
-            assert status == 200, body
-            return body["data"]["result"]
+            def query(expr: str) -> list[dict]:
+                status, body = call(f"{api}/query?{urllib.parse.urlencode({'query': expr})}")
+                assert status == 200, body
+                return body["data"]["result"]
 
-        def alert_states() -> dict[str, str]:
-            _, body = call(f"{api}/alerts")
-            return {
-                alert["labels"]["alertname"]: alert["state"] for alert in body["data"]["alerts"]
-            }
+            def alert_states() -> dict[str, str]:
+                _, body = call(f"{api}/alerts")
+                return {
+                    alert["labels"]["alertname"]: alert["state"] for alert in body["data"]["alerts"]
+                }
 
-        wait_for(lambda: query('up{job="api"} == 1'), "Prometheus to scrape the service")
-        golden = (project / "data/golden/wine.csv").read_text().splitlines()
-        header = golden[0].split(",")
-        features = [name for name in header if name not in ("sample_id", "cultivar")]
-        rows = [dict(zip(header, line.split(","), strict=True)) for line in golden[1:]]
-        records = [{name: float(row[name]) for name in features} for row in rows]
-        bad = {**records[0], "proline": -1.0}
-        # rate() counts increases from a series' first sample on: let Prometheus see
-        # every series once before the burst.
-        assert call(f"{base}/predict", {"records": records[:3]})[0] == 200
-        assert call(f"{base}/predict", {"records": [bad]})[0] == 422
-        for expr in (
-            'http_requests_total{route="/predict",status="200"}',
-            'http_requests_total{route="/predict",status="422"}',
-            'sanity_check_failures_total{source="request",field="proline"}',
-            "predictions_total",
-            "prediction_confidence_bucket",
-            "model_info",
-        ):
-            wait_for(lambda expr=expr: query(expr), f"series {expr} in Prometheus", 20)
-        for index in range(10):
-            assert call(f"{base}/predict", {"records": records[index : index + 3]})[0] == 200
-        for _ in range(30):
+            wait_for(lambda: query('up{job="api"} == 1'), "Prometheus to scrape the service")
+            golden = (project / "data/golden/wine.csv").read_text().splitlines()
+            header = golden[0].split(",")
+            features = [name for name in header if name not in ("sample_id", "cultivar")]
+            rows = [dict(zip(header, line.split(","), strict=True)) for line in golden[1:]]
+            records = [{name: float(row[name]) for name in features} for row in rows]
+            bad = {**records[0], "proline": -1.0}
+            # rate() counts increases from a series' first sample on: let Prometheus see
+            # every series once before the burst.
+            assert call(f"{base}/predict", {"records": records[:3]})[0] == 200
             assert call(f"{base}/predict", {"records": [bad]})[0] == 422
+            for expr in (
+                'http_requests_total{route="/predict",status="200"}',
+                'http_requests_total{route="/predict",status="422"}',
+                'sanity_check_failures_total{source="request",field="proline"}',
+                "predictions_total",
+                "prediction_confidence_bucket",
+                "model_info",
+            ):
+                wait_for(lambda expr=expr: query(expr), f"series {expr} in Prometheus", 20)
+            for index in range(10):
+                assert call(f"{base}/predict", {"records": records[index : index + 3]})[0] == 200
+            for _ in range(30):
+                assert call(f"{base}/predict", {"records": [bad]})[0] == 422
 
-        states = wait_for(
-            lambda: (s := alert_states()).get("HighRejectedShare") in ("pending", "firing") and s,
-            "HighRejectedShare to fire",
-            30,
-        )
-        assert "HighErrorRate" not in states
-        assert "ServiceDown" not in states
-    finally:
-        stop(prometheus)
-        stop(service)
+            def firing() -> dict[str, str]:
+                states = alert_states()
+                return states.get("HighRejectedShare") in ("pending", "firing") and states
+
+            states = wait_for(firing, "HighRejectedShare to fire", 30)
+            assert "HighErrorRate" not in states
+            assert "ServiceDown" not in states
+        finally:
+            stop(prometheus)
