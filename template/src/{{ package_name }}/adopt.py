@@ -455,16 +455,23 @@ class Plan:
     time_split: str | None
 
 
+@dataclass(frozen=True)
+class Columns:
+    """How the file's columns are used: the command's column options."""
+
+    target: str
+    id_column: str | None = None  # --id
+    drop: Sequence[str] = ()
+    categorical: Sequence[str] = ()
+    numeric: Sequence[str] = ()
+    time_split: str | None = None
+
+
 def plan_adoption(
     path: Path,
+    columns: Columns,
     *,
     task: str,
-    target: str,
-    id_column: str | None = None,
-    drop: Sequence[str] = (),
-    categorical: Sequence[str] = (),
-    numeric: Sequence[str] = (),
-    time_split: str | None = None,
     whole_file: bool = True,
     golden_rows: int = GOLDEN_ROWS,
 ) -> Plan:
@@ -473,6 +480,8 @@ def plan_adoption(
     `whole_file` (small projects) reads the file as one batch; otherwise it is read in
     batches of BATCH_ROWS and only a reservoir of RESERVOIR_ROWS rows is kept.
     """
+    target, id_column, drop = columns.target, columns.id_column, columns.drop
+    categorical, numeric, time_split = columns.categorical, columns.numeric, columns.time_split
     for option, names in (("--categorical", categorical), ("--numeric", numeric)):
         for name in names:
             if name in (target, id_column) or name in drop:
@@ -822,15 +831,10 @@ def check_model(package: str, task: str, root: Path, package_dir: Path) -> str:
 
 def adopt(
     path: Path,
+    columns: Columns,
     *,
     root: Path,
     package: str,
-    target: str,
-    id_column: str | None = None,
-    drop: Sequence[str] = (),
-    categorical: Sequence[str] = (),
-    numeric: Sequence[str] = (),
-    time_split: str | None = None,
     force: bool = False,
     train: bool = True,
 ) -> str:
@@ -841,15 +845,7 @@ def adopt(
     package_dir = root / "src" / package
     golden_dir = root / "data" / "golden"
     plan = plan_adoption(
-        path,
-        task=task,
-        target=target,
-        id_column=id_column,
-        drop=drop,
-        categorical=categorical,
-        numeric=numeric,
-        time_split=time_split,
-        whole_file=answers.get("data_size", "small") == "small",
+        path, columns, task=task, whole_file=answers.get("data_size", "small") == "small"
     )
     model_line = check_model(package, task, root, package_dir)
     model = __import__(f"{package}.model", fromlist=["ModelParams"])
@@ -1000,6 +996,7 @@ def summary(
         "Review next:",
         f"  1. src/{package}/schema.py: ranges, levels, nullable columns, `unseen` policies.",
         "  2. make test && make golden-check: the project's own tests on your data.",
-        "  3. git add -A && git commit: the contract, the golden sample and its baseline.",
+        "  3. README.md: its first paragraph and its Data section still describe the example.",
+        "  4. git add -A && git commit: the contract, the golden sample and its baseline.",
     ]
     return "\n".join(lines)
