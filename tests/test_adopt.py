@@ -3,9 +3,11 @@
 Datasets scikit-learn ships (breast cancer: binary, iris: multiclass, diabetes:
 regression; not wine, the shipped example) and a synthetic mixed-type file (categorical,
 boolean, datetime and nullable columns, and a free-text column that adopt must refuse
-until it is dropped). Each dataset gets one generated project, shared by the checks:
-the project's own tests, golden check, the service, and a scan of the template-owned
-files for the example's names.
+until it is dropped), written by tests/datasets.py. Every dataset is adopted on the small
+engine, a regression and a categorical one also on the medium and large engines and with
+PyTorch. Each variant gets one generated project, shared by the checks: the project's own
+tests, golden check, the service, and a scan of the template-owned files for the
+example's names.
 """
 
 import importlib.util
@@ -15,12 +17,12 @@ import re
 import subprocess
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
 from copier import run_update
 
 from tests import torch_wheels
+from tests.datasets import breast_cancer, diabetes, iris, mixed
 from tests.helpers import call, conflicts, generate, git_commit_all, run, serving, set_up
 
 PROJECT = "Acme outcomes"
@@ -42,68 +44,6 @@ TEAM_OWNED = (
 )  # fmt: skip
 TEAM_OWNED_DIRS = ("data/golden/", "tests/golden/baseline/", ".git/", ".venv/", "models/",
                    "reports/")  # fmt: skip
-
-
-def breast_cancer(directory: Path) -> Path:
-    from sklearn.datasets import load_breast_cancer
-
-    frame = load_breast_cancer(as_frame=True).frame
-    frame.columns = [re.sub(r"\W+", "_", name).strip("_") for name in frame.columns]
-    frame["diagnosis"] = frame.pop("target").map({0: "malignant", 1: "benign"})
-    path = directory / "tumours.csv"
-    frame.to_csv(path, index=False)
-    return path
-
-
-def iris(directory: Path) -> Path:
-    from sklearn.datasets import load_iris
-
-    frame = load_iris(as_frame=True).frame
-    frame.columns = [name.replace(" (cm)", "").replace(" ", "_") for name in frame.columns]
-    frame["species"] = frame.pop("target").map(
-        dict(enumerate(("setosa", "versicolor", "virginica")))
-    )
-    path = directory / "flowers.csv"
-    frame.to_csv(path, index=False)
-    return path
-
-
-def diabetes(directory: Path) -> Path:
-    from sklearn.datasets import load_diabetes
-
-    frame = load_diabetes(as_frame=True, scaled=False).frame
-    frame = frame.rename(columns={"target": "progression"})
-    path = directory / "progression.parquet"
-    frame.to_parquet(path, index=False)
-    return path
-
-
-def mixed(directory: Path, rows: int = 600) -> Path:
-    """Categorical, boolean, datetime and nullable columns, and free text."""
-    rng = np.random.default_rng(7)
-    frame = pd.DataFrame(
-        {
-            "customer": rng.integers(10_000, 99_999, rows),
-            "plan": rng.choice(["basic", "plus", "team"], rows),
-            "region": rng.choice(["north", "south", "east", "west"], rows),
-            "member": rng.choice([True, False], rows),
-            "signed_up": (
-                pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 900, rows), "D")
-            ).strftime("%Y-%m-%d"),
-            "visits": rng.poisson(12, rows).astype(float),
-            "spend": rng.gamma(2.0, 40.0, rows).round(2),
-            "comment": [f"customer said {rng.integers(10**9)} things" for _ in range(rows)],
-        }
-    )
-    score = frame["visits"] / 12 + (frame["plan"] == "team") + frame["member"] * 0.5
-    frame["renewed"] = np.where(score + rng.normal(0, 0.4, rows) > 1.6, "yes", "no")
-    frame.loc[rng.random(rows) < 0.1, "visits"] = np.nan
-    frame.loc[rng.random(rows) < 0.08, "region"] = np.nan
-    frame.loc[rng.random(rows) < 0.03, "renewed"] = np.nan
-    frame = frame.drop_duplicates(subset="customer")
-    path = directory / "renewals.csv"
-    frame.to_csv(path, index=False)
-    return path
 
 
 # dataset: (writer, task, adopt arguments, a nullable column, a categorical column)

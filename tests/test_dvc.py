@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.datasets import iris
 from tests.helpers import (
     TEMPLATE,
     free_port,
@@ -402,3 +403,54 @@ def test_azure_blob_push_pull_and_a_corrupted_remote_copy_is_caught(azurite, tmp
         overwrite_remote=overwrite,
         checks=[("wine_quality", "train")],
     )
+
+
+@pytest.mark.slow
+def test_adopted_data_is_pushed_to_the_s3_remote_and_pulled_back(s3_server, tmp_path):
+    """`data adopt` in a DVC project: the example's pointer goes, the adopted sample is
+    git-ignored, `make golden-push` records and uploads it, and a clone's `make setup`
+    pulls it back for the golden check."""
+    project = generate(
+        tmp_path / "wine-quality",
+        golden_data_remote="s3",
+        golden_data_bucket="adopted-golden",
+        golden_data_s3_endpoint=s3_server,
+        experiment_tracking="none",
+    )
+    isolation = {
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "DVC_NO_ANALYTICS": "1",
+    }
+    env = uv_env() | S3_CREDENTIALS | isolation
+    set_up_project(project, env)
+    client = s3_client(s3_server)
+    client.create_bucket(Bucket="adopted-golden")
+
+    adopted = run("uv", "run", "wine_quality", "data", "adopt", str(iris(tmp_path)),
+                  "--target", "species", cwd=project, env=env)  # fmt: skip
+    assert "make golden-push" in adopted.stdout
+    golden = project / "data/golden/flowers.csv"
+    assert sorted(path.name for path in (project / "data/golden").iterdir()) == [
+        ".gitignore",
+        "flowers.csv",
+        "manifest.json",
+    ]
+    status = run("git", "status", "--porcelain", "--", "data/golden", cwd=project).stdout
+    assert "flowers.csv\n" not in status, "the adopted sample must stay out of git"
+    run("make", "golden-push", cwd=project, env=env)
+    pointer = yaml.safe_load((project / "data/golden/flowers.csv.dvc").read_text())
+    md5 = pointer["outs"][0]["md5"]
+    stored = client.get_object(
+        Bucket="adopted-golden", Key=f"wine_quality/files/md5/{md5[:2]}/{md5[2:]}"
+    )
+    assert stored["Body"].read() == golden.read_bytes()
+    git_commit_all(project, "Adopt flowers.csv")
+
+    clone = tmp_path / "clone"
+    run("git", "clone", "--quiet", str(project), str(clone), cwd=tmp_path)
+    assert not (clone / "data/golden/flowers.csv").exists()
+    run("make", "setup", cwd=clone, env=env)
+    assert (clone / "data/golden/flowers.csv").read_bytes() == golden.read_bytes()
+    checked = run("uv", "run", "wine_quality", "golden", "check", cwd=clone, env=env)
+    assert "Golden check passed" in checked.stdout
