@@ -5,6 +5,7 @@ MODULUS = 2**31
 MULTIPLIER = 2654435761
 HELD_OUT = "_held_out"
 ORDER = "_order"
+RECORD = "_record"
 # Rows per batch when scoring: the order of the scored rows is fixed, their grouping is not.
 EVALUATION_BATCH_ROWS = 20_000
 
@@ -170,8 +171,40 @@ def evaluate(model: Model, frame: Any) -> dict[str, float]:
     return held_out.scores()
 
 
+def repeated_ids(frame: Any) -> list:
+    """Ids of the records that repeat, in every column but the id, a record with a smaller
+    id. Out of core: the rows are sorted by a hash of those columns (then the id), so equal
+    records are neighbours, and each run of equal hashes is compared in full."""
+    columns, ident = record_columns(), CONTRACT.id_column
+    found: list = []
+    pending = pd.DataFrame()
+    with step("duplicates"), ordered_batches(with_record_hash(frame), [RECORD, ident]) as batches:
+        for batch in batches():
+            batch = pd.concat([pending, batch], ignore_index=True) if len(pending) else batch
+            if batch.empty:
+                continue
+            # The last run of equal hashes may go on in the next batch: compare it then.
+            open_run = batch[RECORD] == batch[RECORD].iloc[-1]
+            done, pending = batch[~open_run], batch[open_run]
+            found += done.loc[done.duplicated(subset=columns), ident].tolist()
+    if len(pending):
+        found += pending.loc[pending.duplicated(subset=columns), ident].tolist()
+    return found
+
+
+def without_duplicates(frame: Any) -> Any:
+    """The frame under the contract's duplicates policy (see `data.check_duplicates`)."""
+    found = repeated_ids(frame)
+    if not found:
+        return frame
+    apply_duplicates_policy(found)
+    return nw.from_native(frame).filter(~nw.col(CONTRACT.id_column).is_in(found)).to_native()
+
+
 def fit(frame: Any, settings: Settings) -> tuple[Model, dict[str, float]]:
-    """Train on the training rows of a validated engine frame and score the held-out rows."""
+    """Train on the training rows of a validated engine frame and score the held-out rows,
+    once records repeated under another id are refused or dropped."""
+    frame = without_duplicates(frame)
     marked = mark_held_out(frame, settings.test_size, settings.seed)
     model = train(rows(marked, held_out=False), settings)
     return model, evaluate(model, rows(marked, held_out=True))

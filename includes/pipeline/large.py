@@ -35,7 +35,14 @@ from sklearn.pipeline import Pipeline
 
 from .config import Settings
 from .contract import Numeric
-from .data import DataError, check_row_count, check_unique_ids, validate_batch
+from .data import (
+    DataError,
+    apply_duplicates_policy,
+    check_row_count,
+    check_unique_ids,
+    record_columns,
+    validate_batch,
+)
 from .features import build_features
 from .log import logger, step
 from .model import build_model
@@ -85,6 +92,16 @@ def running_client() -> Client | None:
 
 def from_pandas(frame: pd.DataFrame) -> dd.DataFrame:
     return dd.from_pandas(frame, npartitions=IN_MEMORY_PARTITIONS, sort=False)
+
+
+def with_record_hash(frame: dd.DataFrame) -> dd.DataFrame:
+    """The frame with RECORD, a hash of the columns that make a record (all but the id)."""
+
+    def hashed(part: pd.DataFrame) -> pd.DataFrame:
+        values = pd.util.hash_pandas_object(part[record_columns()], index=False)
+        return part.assign(**{RECORD: (values // 4).astype("int64")})  # fits in an int64
+
+    return frame.map_partitions(hashed)
 
 
 def scan(path: Path, settings: Settings) -> dd.DataFrame:

@@ -35,7 +35,14 @@ from sklearn.pipeline import Pipeline
 
 from .config import Settings
 from .contract import Boolean, Categorical, Numeric
-from .data import DataError, check_unique_ids, read_csv_batches, validate_batches
+from .data import (
+    DataError,
+    apply_duplicates_policy,
+    check_unique_ids,
+    read_csv_batches,
+    record_columns,
+    validate_batches,
+)
 from .features import build_features
 from .log import logger, step
 from .model import build_model
@@ -56,6 +63,12 @@ def engine(settings: Settings) -> Iterator[None]:
 
 def from_pandas(frame: pd.DataFrame) -> pl.LazyFrame:
     return pl.from_pandas(frame).lazy()
+
+
+def with_record_hash(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """The frame with RECORD, a hash of the columns that make a record (all but the id)."""
+    hashed = pl.struct(record_columns()).hash(seed=0) // 4  # fits in an Int64
+    return frame.with_columns(hashed.cast(pl.Int64).alias(RECORD))
 
 
 def scan(path: Path, settings: Settings) -> pl.LazyFrame:

@@ -104,8 +104,9 @@ class Contract:
     classification: `classes` lists the target's labels (two: binary, more: multiclass).
     regression: `target_minimum`/`target_maximum` bound a plausible target value.
     `duplicates` is the policy for records equal in every column but the identifier:
-    "refuse" stops the data, "drop" keeps the first and logs how many were dropped (either
-    way they never leak across the train/test split).
+    "refuse" stops the data, "drop" keeps the one with the smallest id and logs how many
+    were dropped (either way they never leak across the train/test split), on every data
+    engine.
     """
 
     id_column: str

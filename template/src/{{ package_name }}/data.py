@@ -181,21 +181,35 @@ def check_unique_ids(ordered_ids: pd.Series, previous: object = None) -> object:
     return ids[-1] if ids else None
 
 
+def record_columns() -> list[str]:
+    """What makes two records the same one (the duplicates policy): all but the id."""
+    return [*CONTRACT.feature_names, CONTRACT.target]
+
+
 def check_duplicates(frame: pd.DataFrame) -> pd.DataFrame:
     """Records equal in every column but the identifier, by the contract's policy: they
-    would leak across the train/test split. "refuse" stops, "drop" keeps the first."""
-    columns = [*CONTRACT.feature_names, CONTRACT.target]
-    repeated = frame.duplicated(subset=columns, keep="first")
-    count = int(repeated.sum())
-    if not count:
+    would leak across the train/test split. The one with the smallest id is kept."""
+    repeated = frame.sort_values(CONTRACT.id_column, kind="stable").duplicated(
+        subset=record_columns(), keep="first"
+    )
+    repeated = repeated.reindex(frame.index)
+    if not repeated.any():
         return frame
-    ids = frame.loc[repeated, CONTRACT.id_column].head(5).tolist()
+    apply_duplicates_policy(frame.loc[repeated, CONTRACT.id_column].tolist())
+    return frame.loc[~repeated].reset_index(drop=True)
+
+
+def apply_duplicates_policy(repeated_ids: list) -> None:
+    """Refuse the records `repeated_ids` names ("refuse") or log that they are dropped
+    ("drop"); each repeats, in every column but the id, a record with a smaller id."""
+    first = sorted(repeated_ids)[:5]
     if CONTRACT.duplicates == "drop":
-        logger.warning("duplicates_dropped", rows=count, first_ids=ids)
-        return frame.loc[~repeated].reset_index(drop=True)
+        logger.warning("duplicates_dropped", rows=len(repeated_ids), first_ids=first)
+        return
+    name = CONTRACT.id_column
     raise DataError(
-        f"{count} record(s) repeat another record in every column but {CONTRACT.id_column} "
-        f"(first {CONTRACT.id_column}s: {', '.join(map(str, ids))}): they would leak across "
+        f"{len(repeated_ids)} record(s) repeat another record in every column but {name} "
+        f"(first {name}s: {', '.join(map(str, first))}): they would leak across "
         'the train/test split. Remove them, or set duplicates="drop" in schema.py\'s Contract.'
     )
 
