@@ -15,6 +15,7 @@ import json
 import os
 import re
 import subprocess
+import urllib.request
 from pathlib import Path
 
 import pandas as pd
@@ -23,7 +24,16 @@ from copier import run_update
 
 from tests import torch_wheels
 from tests.datasets import breast_cancer, diabetes, iris, mixed
-from tests.helpers import call, conflicts, generate, git_commit_all, run, serving, set_up
+from tests.helpers import (
+    call,
+    conflicts,
+    generate,
+    git_commit_all,
+    require_tool,
+    run,
+    serving,
+    set_up,
+)
 
 PROJECT = "Acme outcomes"
 PACKAGE = "acme_outcomes"
@@ -127,7 +137,8 @@ def test_adopted_project_passes_its_own_tests_and_golden_check(adopted):
 
 @pytest.mark.slow
 def test_adopted_project_serves_missing_values_and_unseen_levels(adopted):
-    _, project, env, nullable, categorical = adopted
+    name, project, env, nullable, categorical = adopted
+    task = DATASETS[VARIANTS[name][0]][1]
     golden = next((project / "data/golden").glob("*.csv"))
     described = run(
         "uv", "run", "python", "-c",
@@ -151,6 +162,58 @@ def test_adopted_project_serves_missing_values_and_unseen_levels(adopted):
             status, body = call(f"{service.base}/predict", {"records": [unseen]})
             assert status == 422, body
             assert categorical in json.dumps(body["detail"])
+        with urllib.request.urlopen(f"{service.base}/metrics", timeout=10) as response:
+            exposition = response.read().decode()
+    samples = _samples(project, env, exposition)
+
+    def total(name: str, **labels: str) -> float:
+        return sum(
+            value
+            for sample, pairs, value in samples
+            if sample == name and labels.items() <= pairs.items()
+        )
+
+    # The per-task metrics count what was served; the monitoring counts the missing value.
+    served = 1 + bool(nullable)
+    assert total("predictions_total") == served
+    histogram = (
+        "prediction_confidence_count" if task == "classification" else "predicted_value_count"
+    )
+    assert total(histogram) == served
+    if nullable:
+        assert total("missing_values_total", field=nullable) >= 1
+    if categorical:
+        assert total("http_requests_total", route="/predict", status="422") == 1
+
+
+@pytest.mark.slow
+def test_adopted_project_alert_rules_are_current_and_pass_promtool(adopted):
+    _, project, env, *_ = adopted
+    promtool = require_tool("promtool")
+    run("make", "monitoring-rules", cwd=project, env=env)
+    assert run("git", "status", "--porcelain", cwd=project).stdout == "", (
+        "adopt must leave the alert rules as `make monitoring-rules` writes them"
+    )
+    rules = project / "monitoring/prometheus"
+    run(promtool, "check", "rules", "alerts.yml", cwd=rules)
+    result = run(promtool, "test", "rules", "alerts.test.yml", cwd=rules)
+    assert "SUCCESS" in result.stdout + result.stderr
+
+
+def _samples(project: Path, env: dict[str, str], exposition: str) -> list:
+    """The samples of a /metrics page, read by prometheus_client's own parser (in the
+    project's environment, which has it) as [name, labels, value] triples."""
+    page = project / "metrics-page.txt"  # removed below, so the tree stays clean
+    page.write_text(exposition)
+    parsed = run(
+        "uv", "run", "python", "-c",
+        "import json, sys; from prometheus_client.parser import text_string_to_metric_families"
+        " as parse; print(json.dumps([[s.name, s.labels, s.value] for f in parse(open("
+        "sys.argv[1]).read()) for s in f.samples]))", str(page),
+        cwd=project, env=env,
+    ).stdout  # fmt: skip
+    page.unlink()
+    return json.loads(parsed.strip().splitlines()[-1])
 
 
 def _json_value(text: str, kind: str):
