@@ -28,6 +28,21 @@ def test_every_question_is_documented(name):
             assert f"`{choice}`" in text, f"choice {choice!r} of {name} is not documented"
 
 
+@pytest.mark.parametrize("name", ASKED)
+def test_every_question_names_the_tests_that_prove_it(name):
+    """Each section's "Proved by" line names tests that exist, as `tests/<file>.py::<test>`."""
+    lines = [line for line in section(name).splitlines() if line.startswith("**Proved by:**")]
+    assert len(lines) == 1, f"docs/questions.md: give `{name}` one '**Proved by:**' line"
+    named = re.findall(r"`(tests/\w+\.py)::(\w+)`", lines[0])
+    assert named, f"the '**Proved by:**' line of `{name}` names no test"
+    for path, test in named:
+        source = ROOT / path
+        assert source.is_file(), f"`{name}` is proved by {path}, which does not exist"
+        assert re.search(rf"^def {test}\(", source.read_text(), re.MULTILINE), (
+            f"`{name}` is proved by {path}::{test}, which is not a test there"
+        )
+
+
 def test_docs_only_document_real_questions():
     documented = re.findall(r"^## `(\w+)`", REFERENCE, re.MULTILINE)
     assert set(documented) == set(ASKED)
