@@ -70,3 +70,28 @@ def test_home_page_links_every_nav_page():
     pages = {page for page in pages if not re.fullmatch(r"decisions/\d{4}-.*", page)}
     linked = set(re.findall(r"\]\(([^)#]+\.md)", (DOCS / "index.md").read_text()))
     assert pages - linked == set(), "docs/index.md does not link these nav pages"
+
+
+def test_ownership_page_and_copier_yml_follow_the_one_list():
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "ownership.py"), "--check"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_ownership_check_names_a_file_copier_yml_forgets_or_adds():
+    from scripts import ownership
+
+    text = (ROOT / "copier.yml").read_text()
+    assert ownership.copier_differences(text) == []
+    forgot = text.replace("    /monitoring/thresholds.yml\n", "")
+    assert ownership.copier_differences(forgot) == [
+        "copier.yml _exclude (update) lacks /monitoring/thresholds.yml"
+    ]
+    added = text.replace("  - src/*/network.py\n", "  - src/*/network.py\n  - src/*/serve.py\n")
+    (found,) = ownership.copier_differences(added)
+    assert found.startswith("copier.yml _skip_if_exists lists src/*/serve.py")
+    page = (ROOT / "docs" / "ownership.md").read_text()
+    assert ownership.page_is_current(page)
+    assert not ownership.page_is_current(page.replace("your alerting bounds", "bounds"))

@@ -1,0 +1,158 @@
+"""Who owns which generated file: the one list docs/ownership.md and copier.yml follow.
+
+    python3 -m uv run scripts/ownership.py [--check]
+
+The team's files are listed once, here. The script writes their table into
+docs/ownership.md (between the `ownership:begin` and `ownership:end` markers) and checks
+that copier.yml declares exactly them: `_exclude` while updating for the files an update
+never touches, `_skip_if_exists` for the ones written again when missing. `--check`
+writes nothing and exits 1, naming each difference, while either is out of step.
+Everything else a project holds is the template's.
+"""
+
+import argparse
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGE = ROOT / "docs" / "ownership.md"
+COPIER_YML = ROOT / "copier.yml"
+COMMAND = "python3 -m uv run scripts/ownership.py"
+BEGIN, END = "<!-- ownership:begin -->", "<!-- ownership:end -->"
+PACKAGE = "<package>"  # the package directory, as the docs write it
+
+
+@dataclass(frozen=True)
+class TeamFiles:
+    """Files (paths relative to the project root) a team owns once they are written."""
+
+    paths: tuple[str, ...]
+    why: str
+    # "exclude": an update never writes them, nor brings one back once deleted;
+    # "skip_if_exists": written again when missing (the pipeline calls them), else kept.
+    kind: str = "exclude"
+
+
+TEAM_FILES = (
+    TeamFiles(("README.md",), "your project's story; a template section would go stale"),
+    TeamFiles(("params.yml",), "your hyper-parameters"),
+    TeamFiles(
+        (f"src/{PACKAGE}/schema.py", f"src/{PACKAGE}/features.py"),
+        "your data contract and features",
+    ),
+    TeamFiles(
+        (f"src/{PACKAGE}/model.py", f"src/{PACKAGE}/network.py"),
+        "your model: `build_model(seed, **params)` (`network.py`: a PyTorch model's network)",
+        kind="skip_if_exists",
+    ),
+    TeamFiles(
+        ("data/golden/*.csv", "data/golden/*.csv.dvc", "data/golden/manifest.json"),
+        "your golden data (and, with DVC, its pointer)",
+    ),
+    TeamFiles(
+        ("tests/golden/baseline/", "tests/golden/tolerances.yml"),
+        "your baseline and your reproducibility bounds",
+    ),
+    TeamFiles(("monitoring/thresholds.yml",), "your alerting bounds"),
+)
+ON_UPDATE = {
+    "exclude": "never touched, stays deleted",
+    "skip_if_exists": "never touched; written again if missing, because the pipeline calls it",
+}
+
+
+def table() -> str:
+    """The Markdown table of the team's files."""
+    rows = ["| file | why it is yours | on update |", "|---|---|---|"]
+    for files in TEAM_FILES:
+        paths = ", ".join(f"`{path}`" for path in files.paths)
+        rows.append(f"| {paths} | {files.why} | {ON_UPDATE[files.kind]} |")
+    return "\n".join(rows)
+
+
+def expected_copier_lists() -> dict[str, list[str]]:
+    """What copier.yml must list for the team's files, in its own pattern syntax: the
+    update-time `_exclude` block renders the package name, `_skip_if_exists` is a glob."""
+    exclude = [
+        "/" + path.replace(PACKAGE, "{{ package_name }}")
+        for files in TEAM_FILES
+        if files.kind == "exclude"
+        for path in files.paths
+    ]
+    skip = [
+        path.replace(PACKAGE, "*")
+        for files in TEAM_FILES
+        if files.kind == "skip_if_exists"
+        for path in files.paths
+    ]
+    return {"_exclude (update)": exclude, "_skip_if_exists": skip}
+
+
+def copier_lists(text: str) -> dict[str, list[str]]:
+    """What copier.yml lists: the paths of its update-only `_exclude` entry, and
+    `_skip_if_exists`."""
+    settings = yaml.safe_load(text)
+    update_only = [
+        entry for entry in settings.get("_exclude", []) if '_copier_operation == "update"' in entry
+    ]
+    if len(update_only) != 1:
+        raise SystemExit(
+            "copier.yml: expected one `_exclude` entry for updates "
+            '(`{%- if _copier_operation == "update" %}` ...)'
+        )
+    exclude = [line.strip() for line in update_only[0].splitlines() if line.strip()[:1] == "/"]
+    return {"_exclude (update)": exclude, "_skip_if_exists": settings.get("_skip_if_exists", [])}
+
+
+def page_is_current(page: str) -> bool:
+    """Whether docs/ownership.md holds the current table between its markers."""
+    if BEGIN not in page or END not in page:
+        raise SystemExit(f"docs/ownership.md: put {BEGIN} and {END} where the table goes")
+    return page[page.index(BEGIN) + len(BEGIN) : page.index(END)].strip("\n") == table()
+
+
+def copier_differences(copier_yml: str) -> list[str]:
+    """How copier.yml's lists differ from TEAM_FILES; empty when in step."""
+    found = []
+    declared, expected = copier_lists(copier_yml), expected_copier_lists()
+    for name, paths in expected.items():
+        missing = [path for path in paths if path not in declared[name]]
+        extra = [path for path in declared[name] if path not in paths]
+        if missing:
+            found.append(f"copier.yml {name} lacks {', '.join(missing)}")
+        if extra:
+            found.append(
+                f"copier.yml {name} lists {', '.join(extra)}, which scripts/ownership.py's "
+                "TEAM_FILES does not: add it there (with why it is the team's) or remove it"
+            )
+    return found
+
+
+def written(page: str) -> str:
+    """docs/ownership.md with the current table between the markers."""
+    start, end = page.index(BEGIN) + len(BEGIN), page.index(END)
+    return f"{page[:start]}\n{table()}\n{page[end:]}"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if stale")
+    check = parser.parse_args().check
+    found = copier_differences(COPIER_YML.read_text())
+    page = PAGE.read_text()
+    if not page_is_current(page):
+        if check:
+            found.append(f"docs/ownership.md: the team files' table is stale; run {COMMAND}")
+        else:
+            PAGE.write_text(written(page))
+            print(f"wrote {PAGE.relative_to(ROOT)}")
+    for line in found:
+        print(line, file=sys.stderr)
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
