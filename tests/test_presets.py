@@ -139,3 +139,28 @@ def test_preset_only_answers_real_questions():
     questions = yaml.safe_load((ROOT / "copier.yml").read_text())
     for name in yaml.safe_load(PRESET.read_text()):
         assert name in questions, f"{name} in the preset is not a question in copier.yml"
+
+
+def test_copy_time_thresholds_are_generated_from_the_projects_model():
+    """includes/monitoring/thresholds.jinja's defaults and bounds are thresholds.py's."""
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "thresholds_include.py"), "--check"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+
+
+def test_a_changed_bound_in_the_model_changes_the_copy_time_check(tmp_path):
+    from scripts import thresholds_include
+
+    changed = tmp_path / "thresholds.py"
+    changed.write_text(
+        thresholds_include.MODEL.read_text().replace(
+            "max_error_rate: float = Field(0.05, gt=0, lt=1)",
+            "max_error_rate: float = Field(0.02, gt=0, lt=0.5)",
+        )
+    )
+    block = thresholds_include.block(thresholds_include.load_model(changed))
+    assert '"max_error_rate": 0.02' in block
+    assert '"max_error_rate": [false, 0, false, 0.5]' in block
+    assert block != thresholds_include.block(thresholds_include.load_model())
