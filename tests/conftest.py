@@ -5,10 +5,10 @@ from pathlib import Path
 from tests.helpers import QUESTIONS, choices
 
 # Copier reads a user's settings (defaults for answers, trusted templates) from
-# COPIER_SETTINGS_PATH or the platform's config folder. Point it at a file that does not
-# exist, in this process and every command it starts, so no developer's settings change
-# what the tests generate or trust.
-os.environ["COPIER_SETTINGS_PATH"] = str(Path(__file__).parent / "no-copier-settings.yml")
+# COPIER_SETTINGS_PATH or the platform's config folder. Point it at the tests' own empty
+# settings, in this process and every command it starts, so no developer's settings
+# change what the tests generate or trust.
+os.environ["COPIER_SETTINGS_PATH"] = str(Path(__file__).parent / "copier-settings.yml")
 
 # Questions whose answers change what is generated; derived ones follow from these.
 VARIED = [name for name, spec in QUESTIONS.items() if "choices" in spec and name != "framework"]

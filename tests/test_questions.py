@@ -28,6 +28,12 @@ def test_every_question_has_help_and_default(name):
         ({"package_name": ""}, "package_name", "package name is empty"),
         ({"author_name": ""}, "author_name", "author name is empty"),
         ({"author_email": "ml-team"}, "author_email", "name@example.com"),
+        ({"project_name": "Wine\nquality"}, "project_name", "line break.*one line"),
+        ({"project_name": "Wine\tquality"}, "project_name", "control character"),
+        ({"description": "Two\nlines."}, "description", "line\\s+break"),
+        ({"author_name": 'The "ML" team'}, "author_name", "double quote"),
+        ({"author_email": 'ml"team@example.com'}, "author_email", "not an\\s+e-mail address"),
+        ({"package_name": "a" * 51}, "package_name", "51 characters long: keep it to 50"),
         ({"description": "x" * 201}, "description", "under 200 characters"),
         ({"python_version": "3.9"}, "python_version", "not in"),
         (
@@ -72,6 +78,8 @@ def test_bad_answers_are_refused_and_nothing_is_written(tmp_path, bad, question,
         ("Churn-Model v2", "churn_model_v2"),
         ("3D printing defects", "d_printing_defects"),
         ("  Fraud.Detection  ", "fraud_detection"),
+        # The longest project name gives a package name of 50 characters at most.
+        ("Forecast " + "very " * 13 + "long", "forecast_very_very_very_very_very_very_very_very_v"),
     ],
 )
 def test_package_name_is_derived_as_a_valid_identifier(tmp_path, project_name, package_name):
@@ -79,6 +87,27 @@ def test_package_name_is_derived_as_a_valid_identifier(tmp_path, project_name, p
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["package_name"] == package_name
     assert (project / "src" / package_name / "__init__.py").is_file()
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"deploy_target": "kubernetes"},
+        {"deploy_target": "huggingface"},
+        {"golden_data_remote": "s3"},
+        {"golden_data_remote": "azure_blob"},
+    ],
+    ids=lambda extra: "-".join(extra.values()),
+)
+def test_the_longest_project_name_derives_valid_names_with_the_defaults(tmp_path, extra):
+    """Every name derived from an 80-character project name passes its own validator."""
+    project = generate(tmp_path / "p", project_name="A" * 79 + "b", **extra)
+    recorded = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert len(recorded["package_name"]) == 50
+    for name in ("kubernetes_namespace", "huggingface_space", "golden_data_bucket",
+                 "golden_data_storage_account", "golden_data_container"):  # fmt: skip
+        if name in recorded:
+            assert len(recorded[name]) <= 63, (name, recorded[name])
 
 
 def test_framework_is_derived_from_compute(tmp_path):
