@@ -276,6 +276,14 @@ def _ready(base: str) -> bool:
         return False
 
 
+def script_check(name: str) -> subprocess.CompletedProcess:
+    """`scripts/<name> --check`: a generated page or copy is in step with its source."""
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / name), "--check"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
 def conflicts(project: Path) -> list[str]:
     """Files an update left a conflict in: `.rej` files and inline conflict markers."""
     found = [str(path.relative_to(project)) for path in project.rglob("*.rej")]

@@ -1,13 +1,11 @@
 """The documentation keeps up with copier.yml: every question and every choice."""
 
 import re
-import subprocess
-import sys
 
 import pytest
 import yaml
 
-from tests.helpers import QUESTIONS, ROOT, choices
+from tests.helpers import QUESTIONS, ROOT, choices, script_check
 
 DOCS = ROOT / "docs"
 REFERENCE = (DOCS / "questions.md").read_text()
@@ -56,10 +54,7 @@ def test_relative_links_resolve():
 
 
 def test_examples_page_is_up_to_date():
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "examples.py"), "--check"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = script_check("examples.py")
     assert result.returncode == 0, result.stderr[-2000:]
 
 
@@ -73,10 +68,7 @@ def test_home_page_links_every_nav_page():
 
 
 def test_ownership_page_and_copier_yml_follow_the_one_list():
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "ownership.py"), "--check"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = script_check("ownership.py")
     assert result.returncode == 0, result.stderr[-2000:]
 
 

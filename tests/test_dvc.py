@@ -295,6 +295,29 @@ def set_up_project(project: Path, env: dict[str, str]) -> None:
     git_commit_all(project, "Lock the environment")
 
 
+def s3_project(tmp_path: Path, endpoint: str, bucket: str):
+    """A project set up with the S3 server at `endpoint` as its DVC remote, its environment
+    and a client of that server, with `bucket` created."""
+    project = generate(
+        tmp_path / "wine-quality",
+        golden_data_remote="s3",
+        golden_data_bucket=bucket,
+        golden_data_s3_endpoint=endpoint,
+        experiment_tracking="none",
+    )
+    # Only the test's credentials: no AWS profile of the machine, no DVC analytics.
+    isolation = {
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "DVC_NO_ANALYTICS": "1",
+    }
+    env = uv_env() | S3_CREDENTIALS | isolation
+    set_up_project(project, env)
+    client = s3_client(endpoint)
+    client.create_bucket(Bucket=bucket)
+    return project, env, client
+
+
 def round_trip(project, env, *, read_remote, overwrite_remote, checks) -> None:
     """First push, a clone's pull that `checks` run on, then a damaged remote copy caught."""
     csv = project / "data" / "golden" / "wine.csv"
@@ -342,23 +365,7 @@ def cli(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedP
 
 @pytest.mark.slow
 def test_s3_push_pull_and_a_corrupted_remote_copy_is_caught(s3_server, tmp_path):
-    project = generate(
-        tmp_path / "wine-quality",
-        golden_data_remote="s3",
-        golden_data_bucket=BUCKET,
-        golden_data_s3_endpoint=s3_server,
-        experiment_tracking="none",
-    )
-    # Only the test's credentials: no AWS profile of the machine, no DVC analytics.
-    isolation = {
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-        "DVC_NO_ANALYTICS": "1",
-    }
-    env = uv_env() | S3_CREDENTIALS | isolation
-    set_up_project(project, env)
-    client = s3_client(s3_server)
-    client.create_bucket(Bucket=BUCKET)
+    project, env, client = s3_project(tmp_path, s3_server, BUCKET)
     round_trip(
         project,
         env,
@@ -410,22 +417,7 @@ def test_adopted_data_is_pushed_to_the_s3_remote_and_pulled_back(s3_server, tmp_
     """`data adopt` in a DVC project: the example's pointer goes, the adopted sample is
     git-ignored, `make golden-push` records and uploads it, and a clone's `make setup`
     pulls it back for the golden check."""
-    project = generate(
-        tmp_path / "wine-quality",
-        golden_data_remote="s3",
-        golden_data_bucket="adopted-golden",
-        golden_data_s3_endpoint=s3_server,
-        experiment_tracking="none",
-    )
-    isolation = {
-        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-        "DVC_NO_ANALYTICS": "1",
-    }
-    env = uv_env() | S3_CREDENTIALS | isolation
-    set_up_project(project, env)
-    client = s3_client(s3_server)
-    client.create_bucket(Bucket="adopted-golden")
+    project, env, client = s3_project(tmp_path, s3_server, "adopted-golden")
 
     adopted = run("uv", "run", "wine_quality", "data", "adopt", str(iris(tmp_path)),
                   "--target", "species", cwd=project, env=env)  # fmt: skip

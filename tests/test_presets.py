@@ -18,6 +18,7 @@ from tests.helpers import (
     generate,
     require_tool,
     run,
+    script_check,
 )
 
 PRESET = ROOT / "presets" / "example.yml"
@@ -143,10 +144,7 @@ def test_preset_only_answers_real_questions():
 
 def test_copy_time_thresholds_are_generated_from_the_projects_model():
     """includes/monitoring/thresholds.jinja's defaults and bounds are thresholds.py's."""
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "thresholds_include.py"), "--check"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = script_check("thresholds_include.py")
     assert result.returncode == 0, result.stderr
 
 
