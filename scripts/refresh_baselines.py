@@ -42,8 +42,8 @@ def variant_id(variant: dict[str, str]) -> str:
 
 def baseline_dir(variant: dict[str, str]) -> Path:
     """The template folder that becomes tests/golden/baseline/ for this variant only."""
-    condition = " and ".join(f"{name} == '{value}'" for name, value in variant.items())
-    return TEMPLATE / "tests" / "golden" / f"{{% if {condition} %}}baseline{{% endif %}}"
+    flag = "baseline_" + variant_id(variant).replace("-", "_")  # derived in copier.yml
+    return TEMPLATE / "tests" / "golden" / f"{{% if {flag} %}}baseline{{% endif %}}"
 
 
 def refresh(variant: dict[str, str], workdir: Path, *, manifest: bool) -> None:

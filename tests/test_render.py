@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.helpers import ROOT, generate, require_tool, run
+from tests.helpers import QUESTIONS, ROOT, TEMPLATE, generate, require_tool, run
 
 JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#|%\}|#\}")
 BIN = Path(sys.executable).parent
@@ -248,3 +248,28 @@ def test_plan_describes_the_answers(project, answers):
         assert f"`{answers[name]}`" in plan, f"the plan does not mention {name}={answers[name]}"
     assert "## Growth path: when to re-answer" in plan
     assert "docs/plan.md" in (project / "README.md").read_text()
+
+
+# What a path in template/ may hold: a variable, or a test of one derived variable.
+PATH_VARIABLE = re.compile(r"\{\{ [a-z_.]+ \}\}")
+PATH_FLAG = re.compile(r"\{% if ([a-z0-9_]+) %\}[^{}]+\{% endif %\}")
+
+
+def test_template_paths_choose_no_variant_but_through_a_derived_flag():
+    """Variants are whole files that copier.yml's `_exclude` leaves out per answer; a path
+    holds no condition, except the golden baselines' test of one derived variable."""
+    derived = {
+        name
+        for name, spec in QUESTIONS.items()
+        if spec.get("when") is False and spec.get("type") == "bool"
+    }
+    problems = []
+    for path in sorted(TEMPLATE.rglob("*")):
+        relative = path.relative_to(TEMPLATE).as_posix()
+        flags = PATH_FLAG.findall(relative)
+        rest = PATH_FLAG.sub("", PATH_VARIABLE.sub("", relative))
+        if "{" in rest or "}" in rest:
+            problems.append(f"{relative}: a Jinja expression in the path")
+        problems += [f"{relative}: {flag} is not a derived flag" for flag in flags
+                     if flag not in derived]  # fmt: skip
+    assert problems == []
