@@ -4,6 +4,7 @@ Refresh them with `python3 -m uv run scripts/refresh_baselines.py`."""
 
 import hashlib
 import json
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ import yaml
 
 from scripts.refresh_baselines import VARIANTS, baseline_dir, variant_id
 from tests.helpers import TEMPLATE, generate
-from tests.test_fingerprint import source_digest
+from tests.test_fingerprint import code
 
 STALE = "the shipped golden baseline is stale: run scripts/refresh_baselines.py"
 
@@ -30,11 +31,18 @@ def variant(request, tmp_path_factory) -> tuple[dict, Path]:
 
 def test_baseline_fingerprint_matches_template_code(variant):
     fingerprint, project = variant
-    package = project / "src" / "wine_quality"
-    for name, digest in fingerprint["code"].items():
-        source = package / name
-        assert source.is_file(), f"{name} is fingerprinted but not generated ({STALE})"
-        assert source_digest(source.read_text()) == digest, f"{name} changed: {STALE}"
+    assert fingerprint["code_hashing"] == code.HASHING, STALE
+    current = code.code_digests(project / "src" / "wine_quality")
+    changed = sorted(name for name in current.keys() | fingerprint["code"].keys()
+                     if current.get(name) != fingerprint["code"].get(name))  # fmt: skip
+    assert changed == [], f"{', '.join(changed)} changed: {STALE}"
+
+
+def test_baseline_fingerprint_lists_the_declared_libraries(variant):
+    fingerprint, project = variant
+    declared = tomllib.loads((project / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert len(fingerprint["libraries"]) == 1 + len(declared), STALE
+    assert {"python", "pandas", "scikit-learn"} <= set(fingerprint["libraries"]), STALE
 
 
 def test_baseline_fingerprint_matches_default_params(variant):

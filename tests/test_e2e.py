@@ -86,14 +86,14 @@ def test_golden_check_names_changed_model_code(tmp_path):
     )
     check = golden_check(project, env)
     assert check.returncode == 1
-    assert "inputs changed: code: features.py" in check.stdout
+    assert "inputs changed: code: build_features" in check.stdout
     assert "MOVED" in check.stdout
     tests = subprocess.run(
         ["uv", "run", "pytest", "-q", "tests/golden"],
         cwd=project, env={**os.environ, **env}, capture_output=True, text=True,
     )  # fmt: skip
     assert tests.returncode == 1
-    assert "Results moved because inputs changed: code: features.py" in tests.stdout
+    assert "Results moved because inputs changed: code: build_features" in tests.stdout
 
 
 def test_golden_update_round_trip(tmp_path):

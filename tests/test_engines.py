@@ -21,11 +21,19 @@ from tests.helpers import TEMPLATE, choices, generate, require_tool, run, set_up
 BIN = Path(sys.executable).parent
 SIZES = choices("data_size")
 # What each engine adds to the default project's files and dependencies.
-ENGINE_FILES = {
-    "small": set(),
-    "medium": {"tests/test_engine.py"},
-    "large": {"tests/test_engine.py"},
+# The engine modules of each data size (src/<package>/engines/, beside __init__ and common).
+ENGINE_MODULES = {
+    "small": {"small.py"},
+    "medium": {"medium.py", "batched.py", "incremental.py"},
+    "large": {"large.py", "batched.py", "incremental.py"},
 }
+# What a medium or large project has that a small one has not.
+ENGINE_FILES = {
+    size: {f"src/engines/engines/{name}" for name in modules}
+    | ({"tests/test_engine.py"} if size != "small" else set())
+    for size, modules in ENGINE_MODULES.items()
+    if size != "small"
+} | {"small": set()}
 ENGINE_DEPENDENCIES = {
     "small": set(),
     "medium": {"polars"},
@@ -66,11 +74,16 @@ def test_each_engine_renders_ruff_clean(projects):
 
 
 def test_pipeline_runs_on_the_chosen_engine_only(projects):
+    """A project has its own engine's modules only; pipeline.py names it."""
     for size, project in projects.items():
-        pipeline = (project / "src/engines/pipeline.py").read_text()
-        engines = {name for name, line in ENGINE_IMPORTS.items() if line in pipeline}
+        package = project / "src" / "engines"
+        modules = {path.name for path in (package / "engines").glob("*.py")}
+        assert modules == {"__init__.py", "common.py"} | ENGINE_MODULES[size]
+        code = "".join(path.read_text() for path in (package / "engines").glob("*.py"))
+        engines = {name for name, line in ENGINE_IMPORTS.items() if line in code}
         assert engines == ({size} if size != "small" else set())
-        model = (project / "src/engines/model.py").read_text()
+        assert f"from .engines.{size} import " in (package / "pipeline.py").read_text()
+        model = (package / "model.py").read_text()
         assert ("def partial_fit" in model) == (size != "small")
 
 

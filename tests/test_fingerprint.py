@@ -1,41 +1,36 @@
 """The golden fingerprint hashes what decides the results, not the bytes of the code.
 
-`source_digest` in the generated golden.py is loaded straight from the template (the
-file is not a Jinja template): its functions and constants only, without the package
-imports, so it runs here without generating or installing a project.
+The generated `golden/code.py` has no package imports and no Jinja, so it is loaded here
+straight from the template, without generating or installing a project.
 """
 
 import ast
-import hashlib
+import importlib.util
 import json
 import textwrap
-from collections.abc import Callable
 
 import pytest
 
 from tests.helpers import TEMPLATE
 
-GOLDEN = TEMPLATE / "src" / "{{ package_name }}" / "golden.py"
-NEEDED = {"DOCUMENTED", "_digest", "source_digest", "_canonical"}
+CODE = TEMPLATE / "src" / "{{ package_name }}" / "golden" / "code.py"
 
 
-def load_golden_hashing() -> dict:
-    """The hashing functions and constants of golden.py, compiled on their own."""
-    tree = ast.parse(GOLDEN.read_text(encoding="utf-8"))
-    kept = [
-        node
-        for node in tree.body
-        if (isinstance(node, ast.FunctionDef) and node.name in NEEDED)
-        or (isinstance(node, ast.Assign) and {getattr(t, "id", "") for t in node.targets} & NEEDED)
-    ]
-    assert len(kept) == len(NEEDED), f"golden.py no longer defines all of {sorted(NEEDED)}"
-    namespace = {"ast": ast, "hashlib": hashlib, "json": json}
-    exec(compile(ast.Module(kept, type_ignores=[]), str(GOLDEN), "exec"), namespace)
-    return namespace
+def load_code_hashing():
+    """golden/code.py as a module of its own (the update migrations load it the same way)."""
+    spec = importlib.util.spec_from_file_location("golden_code", CODE)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-HASHING = load_golden_hashing()
-source_digest: Callable[[str], str] = HASHING["source_digest"]
+code = load_code_hashing()
+
+
+def source_digest(source: str) -> dict[str, str]:
+    """The digests of one module's definitions."""
+    return code.definition_digests([source])
+
 
 MODULE = '''\
 """A module."""
@@ -90,6 +85,8 @@ def edited(old: str, new: str) -> str:
             "    return [\n        min(value, LIMIT)\n        for value in values\n    ]",
         ),
         edited("factor: float = 2.0", "factor: float = (2.0)"),
+        edited("import math\n", "import math\nimport os\n"),
+        edited("import math\n", ""),
         "\n\n\n" + MODULE.replace("\n", "\r\n"),
         ast.unparse(ast.parse(MODULE)),
     ],
@@ -103,6 +100,8 @@ def edited(old: str, new: str) -> str:
         "comments",
         "line-breaks",
         "parentheses",
+        "import-added",
+        "import-removed",
         "blank-lines-and-crlf",
         "reformatted",
     ],
@@ -119,7 +118,6 @@ def test_what_cannot_change_results_leaves_the_digest(source):
         edited("factor: float = 2.0", "factor: float = 2.5"),
         edited("value * self.factor", "value / self.factor"),
         edited("min(value, LIMIT)", "max(value, LIMIT)"),
-        edited("import math\n", "import math\nimport os\n"),
         edited("return url", "return url.strip()"),
         edited("async def fetch", "def fetch"),
         MODULE + "\nclipped = sorted\n",
@@ -130,7 +128,6 @@ def test_what_cannot_change_results_leaves_the_digest(source):
         "class-attribute",
         "operator",
         "call",
-        "import",
         "return-value",
         "async",
         "appended-statement",
@@ -157,7 +154,41 @@ def test_the_digest_holds_no_positions_or_empty_fields():
     """Positions and empty fields differ between Python versions; they are left out of
     what is hashed, so a Python upgrade alone does not look like a code change."""
     tree = ast.parse("def f(x):\n    return x\n")
-    text = json.dumps(HASHING["_canonical"](tree))
+    text = json.dumps(code._canonical(tree))
     for absent in ("lineno", "col_offset", "type_params", "decorator_list", "null", "[]"):
         assert absent not in text
     assert text.startswith('["Module", {"body": [["FunctionDef", {"name": "\'f\'"')
+
+
+def test_a_definition_moved_to_another_module_keeps_its_digest():
+    """Moving `clipped` (and its import lines) to another module changes no digest; the
+    report names what changed by definition, not by file."""
+    tree = ast.parse(MODULE)
+    moved = next(node for node in tree.body if getattr(node, "name", "") == "clipped")
+    tree.body.remove(moved)
+    other = "from .numbers import LIMIT\n\n\n" + ast.unparse(moved) + "\n"
+    before = code.definition_digests([MODULE])
+    assert code.definition_digests([ast.unparse(tree), other]) == before
+    assert sorted(before) == ["LIMIT", "Scaler", "clipped", "fetch"]
+
+
+def test_a_name_bound_in_two_modules_counts_each_definition():
+    twice = code.definition_digests(["LIMIT = 3\n", "LIMIT = 4\n"])
+    assert twice != code.definition_digests(["LIMIT = 3\n"])
+    assert twice == code.definition_digests(["LIMIT = 4\n", "LIMIT = 3\n"])
+    assert list(twice) == ["LIMIT"]
+
+
+def test_a_statement_that_binds_no_name_is_listed_by_its_digest():
+    digests = code.definition_digests(["import os\nif os.sep:\n    import sys\n"])
+    (name,) = digests
+    assert name.startswith("statement ")
+    assert code.definition_digests(["if os.sep:\n    pass\n"]) == digests
+
+
+def test_the_code_section_covers_the_model_modules_a_package_has(tmp_path):
+    (tmp_path / "schema.py").write_text("CONTRACT = 1\n")
+    (tmp_path / "model.py").write_text("def build_model():\n    return None\n")
+    (tmp_path / "serve.py").write_text("app = None\n")
+    assert [path.name for path in code.model_code(tmp_path)] == ["schema.py", "model.py"]
+    assert sorted(code.code_digests(tmp_path)) == ["CONTRACT", "build_model"]

@@ -6,6 +6,7 @@ import ast
 import hashlib
 import importlib
 import importlib.util
+import json
 import re
 import subprocess
 import sys
@@ -486,3 +487,133 @@ def test_the_0_3_0_migration_prints_its_usage(tmp_path):
     assert result.returncode == 2
     usage = "usage: migrate_0_3_0_contract.py before|after ANSWERS_FILE TEMPLATE_DIR"
     assert usage in result.stderr
+
+
+# --- 0.4.0: code moves, and the fingerprint hashes definitions ---------------------------
+
+HOOK_0_4_0 = ROOT / "hooks" / "migrate_0_4_0_layout.py"
+FINGERPRINT = Path("tests/golden/baseline/fingerprint.json")
+MODEL_SOURCES = {
+    "schema.py": 'CONTRACT = {"target": "label"}\n',
+    "model.py": '"""The model."""\n\nimport math\n\n\ndef build_model(p):\n    return math.e\n',
+    "pipeline.py": "from .model import build_model\n\n\ndef train(f):\n    return build_model(1)\n",
+}
+
+
+def load_0_4_0_hook():
+    spec = importlib.util.spec_from_file_location("migrate_0_4_0_layout", HOOK_0_4_0)
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    return hook
+
+
+def migrate_0_4_0(project: Path, *arguments: str) -> subprocess.CompletedProcess:
+    arguments = arguments or ("before", ".copier-answers.yml", str(ROOT))
+    return subprocess.run([sys.executable, str(HOOK_0_4_0), *arguments], cwd=project,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+
+
+def at_0_3_0(tmp_path: Path, code_hashing: str | None = "syntax tree without docstrings") -> Path:
+    """A project at 0.3.0 with model code and a baseline recorded from it."""
+    (tmp_path / ".copier-answers.yml").write_text(yaml.safe_dump({"package_name": "churn"}))
+    package = tmp_path / "src" / "churn"
+    package.mkdir(parents=True)
+    for name, source in MODEL_SOURCES.items():
+        (package / name).write_text(source)
+    hook = load_0_4_0_hook()
+    recorded = {
+        "data": {"churn.csv": "1" * 64},
+        "params": "2" * 64,
+        "code": {name: hook.v0_3_0_digest(source) for name, source in MODEL_SOURCES.items()},
+        "libraries": {"python": "3.11.7", "scikit-learn": "1.6.1"},
+    }
+    if code_hashing:
+        recorded["code_hashing"] = code_hashing
+    (tmp_path / FINGERPRINT).parent.mkdir(parents=True)
+    (tmp_path / FINGERPRINT).write_text(json.dumps(recorded, indent=2) + "\n")
+    return tmp_path
+
+
+def test_a_current_0_3_0_baseline_is_hashed_again_by_definition(tmp_path):
+    from tests.test_fingerprint import code
+
+    project = at_0_3_0(tmp_path)
+    before = json.loads((project / FINGERPRINT).read_text())
+    result = migrate_0_4_0(project)
+    assert result.returncode == 0, result.stderr
+    assert "is hashed again, by definition" in result.stdout
+    after = json.loads((project / FINGERPRINT).read_text())
+    assert after["code_hashing"] == code.HASHING
+    assert after["code"] == code.code_digests(project / "src" / "churn")
+    assert sorted(after["code"]) == ["CONTRACT", "build_model", "train"]
+    assert {key: value for key, value in after.items() if key not in ("code", "code_hashing")} == {
+        key: value for key, value in before.items() if key not in ("code", "code_hashing")
+    }
+    # The same code in other modules (a move) fingerprints to what the baseline now holds.
+    moved = project / "src" / "churn"
+    (moved / "pipeline.py").write_text("from .model import build_model\n")
+    (moved / "model.py").write_text(MODEL_SOURCES["model.py"] + MODEL_SOURCES["pipeline.py"])
+    assert code.code_digests(moved) == after["code"]
+
+
+def test_running_the_0_4_0_migration_twice_changes_nothing_more(tmp_path):
+    project = at_0_3_0(tmp_path)
+    assert migrate_0_4_0(project).returncode == 0
+    migrated = (project / FINGERPRINT).read_bytes()
+    again = migrate_0_4_0(project)
+    assert again.returncode == 0
+    assert "already hashed the 0.4.0 way" in again.stdout
+    assert (project / FINGERPRINT).read_bytes() == migrated
+
+
+@pytest.mark.parametrize(
+    ("code_hashing", "change", "message"),
+    [
+        ("syntax tree without docstrings", "model.py",
+         "does not match the code as it is (model.py changed since it was recorded)"),
+        ("syntax tree without docstrings", "pipeline.py",
+         "does not match the code as it is (pipeline.py changed since it was recorded)"),
+        (None, None, "was recorded before 0.3.0 (it hashed the bytes of each file): left as it"),
+    ],
+    ids=["model-changed", "module-gone", "recorded-by-0.2.0"],
+)  # fmt: skip
+def test_a_baseline_the_code_no_longer_matches_is_left_as_it_is(
+    tmp_path, code_hashing, change, message
+):
+    project = at_0_3_0(tmp_path, code_hashing)
+    if change == "model.py":
+        (project / "src/churn/model.py").write_text("def build_model(p):\n    return 0\n")
+    elif change == "pipeline.py":
+        (project / "src/churn/pipeline.py").unlink()
+    recorded = (project / FINGERPRINT).read_bytes()
+    result = migrate_0_4_0(project)
+    assert result.returncode == 0, result.stderr
+    assert message in result.stdout
+    assert (project / FINGERPRINT).read_bytes() == recorded
+
+
+def test_a_project_without_a_baseline_has_nothing_to_migrate(tmp_path):
+    project = at_0_3_0(tmp_path)
+    (project / FINGERPRINT).unlink()
+    result = migrate_0_4_0(project)
+    assert result.returncode == 0
+    assert "no baseline, nothing to migrate" in result.stdout
+
+
+def test_a_broken_baseline_stops_the_0_4_0_migration_and_is_kept(tmp_path):
+    project = at_0_3_0(tmp_path)
+    (project / FINGERPRINT).write_text('{"code": ')
+    result = migrate_0_4_0(project)
+    assert result.returncode == 1
+    assert "fingerprint.json is not valid JSON" in result.stderr
+    assert "restore it from git" in result.stderr
+    assert (project / FINGERPRINT).read_text() == '{"code": '
+
+
+def test_the_0_4_0_migration_prints_its_usage(tmp_path):
+    result = migrate_0_4_0(tmp_path, "after", ".copier-answers.yml", str(ROOT))
+    assert result.returncode == 2
+    assert "usage: migrate_0_4_0_layout.py before ANSWERS_FILE TEMPLATE_DIR" in result.stderr
+    missing = migrate_0_4_0(tmp_path)
+    assert missing.returncode == 1
+    assert ".copier-answers.yml is missing" in missing.stderr

@@ -96,8 +96,10 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         for name in (
             "__init__.py", "__main__.py", "cli.py", "config.py", "contract.py", "data.py",
             "features.py",
-            "golden.py", "log.py", "model.py", "pipeline.py", "schema.py", "serve.py",
-            "synthetic.py", "adopt.py", "template_files.json",
+            *(f"golden/{name}.py" for name in ("__init__", "code", "fingerprint", "baseline",
+                                               "compare", "guards")),
+            "log.py", "model.py", "pipeline.py",
+            "schema.py", "serve.py", "synthetic.py", "adopt.py", "template_files.json",
         )
     }  # fmt: skip
     files |= {
@@ -128,7 +130,10 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
     if answers["ci_provider"] == "gitlab":
         files.add(".gitlab-ci.yml")
     files |= DEPLOY_FILES.get(answers["deploy_target"], set()) | terraform_files(answers)
-    if answers["data_size"] != "small":
+    size = answers["data_size"]
+    engines = {"common", size} | ({"batched", "incremental"} if size != "small" else set())
+    files |= {f"src/{package}/engines/{name}.py" for name in {"__init__", *engines}}
+    if size != "small":
         files.add("tests/test_engine.py")
     if answers["data_size"] == "large" and answers["deploy_target"] == "kubernetes":
         files.add(f"{KUBERNETES}/base/daskcluster.yaml")

@@ -7,6 +7,7 @@ The team's edits append or insert rather than rewrite lines of the generated cod
 the checks hold while the template's own code changes from release to release."""
 
 import inspect
+import json
 import os
 import re
 import subprocess
@@ -303,14 +304,14 @@ def test_fleet_reports_and_updates_projects_that_are_behind(repo, tmp_path, caps
 
 
 # Releases made before this repository pushed tags, by version: the commit of each.
-UNTAGGED_RELEASES = {"0.1.0": "c4e5207", "0.2.0": "7a28afc"}
+UNTAGGED_RELEASES = {"0.1.0": "c4e5207", "0.2.0": "7a28afc", "0.3.0": "4958ce0"}
 
 
 def earlier_releases() -> list[tuple[str, str]]:
     """(version, ref) of every release before this working tree's version, oldest first.
 
     Its tag where the clone has one; otherwise the commit UNTAGGED_RELEASES records (v0.1.0
-    and v0.2.0 were released before tags were pushed), where the clone holds it."""
+    to v0.3.0 were released before tags were pushed), where the clone holds it."""
     current = Version(CURRENT)
     found = {}
     for tag in run("git", "tag", "--list", "v*", cwd=ROOT).stdout.split():
@@ -390,7 +391,7 @@ def test_update_from_the_previous_release_keeps_user_edits(history, fresh, tmp_p
     assert stale_alert_rules(project) == []
     assert f"_commit: v{CURRENT}" in (project / ".copier-answers.yml").read_text()
     for name in ("Makefile", ".github/workflows/ci.yml", f"src/{PACKAGE}/pipeline.py",
-                 f"src/{PACKAGE}/golden.py"):  # fmt: skip
+                 f"src/{PACKAGE}/golden/__init__.py"):  # fmt: skip
         assert (project / name).read_bytes() == (fresh / name).read_bytes(), (
             f"{name} is not what {CURRENT} generates"
         )
@@ -428,6 +429,50 @@ def test_a_pipeline_the_team_changed_is_kept_beside_the_new_one(releases, fresh,
     assert pipeline.read_bytes() == (fresh / f"src/{PACKAGE}/pipeline.py").read_bytes()
     changes = run("git", "status", "--porcelain", cwd=project).stdout.splitlines()
     assert f"A  src/{PACKAGE}/pipeline.py.before-v0.2.0" in changes
+
+
+BASELINE = Path("tests/golden/baseline")
+
+
+@pytest.mark.parametrize("given", [{}, {"framework": "pytorch", "task": "regression"}],
+                         ids=["defaults", "pytorch-regression"])  # fmt: skip
+def test_a_current_0_3_0_baseline_needs_no_new_recording(releases, tmp_path, capfd, given):
+    """0.4.0 moves code and fingerprints definitions: the migration hashes a current 0.3.0
+    baseline's code again, from the code it was recorded with; the updated code then
+    fingerprints to the same, and the baseline's results are untouched."""
+    from tests.test_fingerprint import code
+
+    repo, versions = releases
+    if "0.3.0" not in versions or "v0.4.0" not in migrations_between("0.3.0", CURRENT):
+        pytest.skip(f"the re-keying migration runs on updates from 0.3.0, not {versions}")
+    project = copy_at(repo, tmp_path / "project", "v0.3.0", **given)
+    edit(project / "params.yml", r"^seed: \d+$", "seed: 7")  # team edits outside the code
+    git_commit_all(project, "Team parameters")
+    recorded = {path.name: path.read_bytes() for path in (project / BASELINE).iterdir()}
+    assert b"syntax tree without docstrings" in recorded["fingerprint.json"]
+
+    update_to(project, f"v{CURRENT}", trust=True)
+
+    assert conflicts(project) == []
+    fingerprint = json.loads((project / BASELINE / "fingerprint.json").read_text())
+    assert fingerprint["code_hashing"] == code.HASHING
+    assert fingerprint["code"] == code.code_digests(project / "src" / PACKAGE)
+    old = json.loads(recorded.pop("fingerprint.json"))
+    assert {key: old[key] for key in ("data", "params", "libraries")} == {
+        key: fingerprint[key] for key in ("data", "params", "libraries")
+    }
+    for name, content in recorded.items():
+        assert (project / BASELINE / name).read_bytes() == content, name
+    # The team's own code changed since a baseline was recorded: it is not re-keyed.
+    stale = copy_at(repo, tmp_path / "stale", "v0.3.0", **given)
+    model = stale / "src" / PACKAGE / "model.py"
+    model.write_text(model.read_text() + TEAM_MODEL_CODE)
+    git_commit_all(stale, "Team model code, baseline not recorded again")
+    before = (stale / BASELINE / "fingerprint.json").read_bytes()
+    capfd.readouterr()
+    update_to(stale, f"v{CURRENT}", trust=True)
+    assert (stale / BASELINE / "fingerprint.json").read_bytes() == before
+    assert "does not match the code as it is (model.py changed" in capfd.readouterr().out
 
 
 def chains(versions: list[str]) -> list[list[str]]:

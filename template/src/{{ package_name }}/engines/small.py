@@ -1,38 +1,26 @@
-"""The training pipeline, step by step: split -> features -> train -> evaluate -> predict.
+"""The small-data engine: every step works on a pandas frame in memory.
 
-The data fits in memory, so every step works on a pandas frame. The task, the columns
-and their preprocessing come from the data contract (schema.py).
+The task, the columns and their preprocessing come from the data contract (schema.py).
 """
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol
-
-import joblib
-import numpy as np
 import pandas as pd
-from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
-    log_loss,
-    mean_absolute_error,
-    mean_squared_error,
-    r2_score,
-    roc_auc_score,
-)
 from sklearn.model_selection import train_test_split
-from sklearn.pipeline import Pipeline
 
-from .config import Settings
-from .data import DataError
-from .features import build_features
-from .log import step
-from .model import build_model
-from .schema import CONTRACT
+from ..config import Settings
+from ..features import build_features
+from ..log import step
+from ..model import build_model
+from ..schema import CONTRACT
+from .common import (
+    Model,
+    RunResult,
+    check_classes,
+    model_outputs,
+    predict,
+    scores,
+    with_preprocessing,
+)
 
-
-{% include 'includes/pipeline/common.py' %}
 
 def split(frame: pd.DataFrame, test_size: float, seed: int) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Seeded train/test split, stratified by class for classification: the same data and

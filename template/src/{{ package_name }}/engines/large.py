@@ -1,57 +1,35 @@
-"""The training pipeline on Dask: the data steps run as Dask dataframes on a cluster.
+"""The large-data engine: the data steps run as Dask dataframes on a cluster.
 
 By default the project starts a LocalCluster for the run; with a scheduler address
 (settings.dask.scheduler_address) the same code runs on your cluster. Validation, the
 split, the features and the ordering of the rows are distributed; the model learns from
-fixed-size batches of the ordered rows, pulled to this process one partition at a time.
+fixed-size batches of the ordered rows, pulled to this process one partition at a time
+(engines/incremental.py).
 """
 
 import itertools
 import warnings
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
 import dask
 import dask.dataframe as dd
-import joblib
-import narwhals as nw
-import numpy as np
 import pandas as pd
 from distributed import Client, LocalCluster
-from narwhals.typing import FrameT
-from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
-    log_loss,
-    mean_absolute_error,
-    mean_squared_error,
-    r2_score,
-    roc_auc_score,
-)
-from sklearn.pipeline import Pipeline
 
-from .config import Settings
-from .contract import Numeric
-from .data import (
-    DataError,
-    apply_duplicates_policy,
-    check_row_count,
-    check_unique_ids,
-    record_columns,
-    validate_batch,
-)
-from .features import build_features
-from .log import logger, step
-from .model import build_model
-from .monitoring.history import describe_input
-from .schema import CONTRACT
+from ..config import Settings
+from ..contract import Numeric
+from ..data import DataError, check_row_count, record_columns, validate_batch
+from ..log import logger
+from ..schema import CONTRACT
+from .batched import RECORD
 
 # Narwhals announces that its Dask support moves to a separate package that is not
 # published yet; until it is, the built-in support is the one to use.
 warnings.filterwarnings("ignore", "Dask support is moving out of Narwhals", FutureWarning)
+
+
 # Partitions of a frame that is already in memory (the golden data), so that even
 # small frames take the distributed code path.
 IN_MEMORY_PARTITIONS = 2
@@ -142,6 +120,3 @@ def ordered_batches(
             yield partition.compute()
 
     yield batches
-
-
-{% include 'includes/pipeline/incremental.py' %}

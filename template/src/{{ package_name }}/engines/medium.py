@@ -1,53 +1,29 @@
-"""The training pipeline on polars: lazy frames over parquet, run by the streaming engine.
+"""The medium-data engine: polars lazy frames over parquet, run by the streaming engine.
 
 A CSV input is validated batch by batch into a parquet cache (settings.engine.cache_dir);
 the split, the features and the ordering of the rows run as polars lazy queries, written
 back to parquet by the streaming engine; the model learns from fixed-size batches read
-from that file. Memory stays bounded by the batch sizes, not by the size of the data.
+from that file (engines/incremental.py). Memory stays bounded by the batch sizes, not by
+the size of the data.
 """
 
 import hashlib
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
 
-import joblib
-import narwhals as nw
-import numpy as np
 import pandas as pd
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from narwhals.typing import FrameT
-from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
-    log_loss,
-    mean_absolute_error,
-    mean_squared_error,
-    r2_score,
-    roc_auc_score,
-)
-from sklearn.pipeline import Pipeline
 
-from .config import Settings
-from .contract import Boolean, Categorical, Numeric
-from .data import (
-    DataError,
-    apply_duplicates_policy,
-    check_unique_ids,
-    read_csv_batches,
-    record_columns,
-    validate_batches,
-)
-from .features import build_features
-from .log import logger, step
-from .model import build_model
-from .monitoring.history import describe_input
-from .schema import CONTRACT
+from ..config import Settings
+from ..contract import Boolean, Categorical, Numeric
+from ..data import DataError, read_csv_batches, record_columns, validate_batches
+from ..log import logger
+from ..schema import CONTRACT
+from .batched import EVALUATION_BATCH_ROWS, RECORD
 
 # Rows read from a CSV file at a time while it is validated into the parquet cache.
 SCAN_BATCH_ROWS = 25_000
@@ -167,6 +143,3 @@ def ordered_batches(
                     yield batch.to_pandas()
 
         yield batches
-
-
-{% include 'includes/pipeline/incremental.py' %}

@@ -1,3 +1,31 @@
+"""What every data engine shares: the trained model's interface, the scores of each
+task, the predictions frame and the model file."""
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    log_loss,
+    mean_absolute_error,
+    mean_squared_error,
+    r2_score,
+    roc_auc_score,
+)
+from sklearn.pipeline import Pipeline
+
+from ..data import DataError
+from ..features import build_features
+from ..log import step
+from ..schema import CONTRACT
+
+
 class Model(Protocol):
     """What the pipeline needs of a trained model: the scikit-learn pipeline of the
     contract's preprocessing and the estimator `build_model` returns (see model.py)."""
