@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from scripts import ownership
 from tests.helpers import QUESTIONS, ROOT, TEMPLATE, generate, require_tool, run
 
 JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#|%\}|#\}")
@@ -154,6 +155,28 @@ def generated_files(project: Path) -> set[str]:
 
 def test_exact_file_set(project, answers):
     assert generated_files(project) == expected_files(answers, "wine_quality")
+
+
+def test_every_file_says_who_owns_it(project):
+    """The owner note scripts/ownership.py writes is the first line of every file whose
+    format has comments (after a Dockerfile's directive or a front matter's opening)."""
+    wrong = []
+    for name in sorted(generated_files(project)):
+        path = name.replace("src/wine_quality/", f"src/{ownership.PACKAGE}/")
+        markers = ownership.comment(path)
+        if markers is None:
+            continue
+        start, end = markers
+        lines = (project / name).read_text().splitlines()
+        first = 1 if lines[0].startswith("# syntax=") or lines[0] == "---" else 0
+        if lines[0] == "---":
+            start, end = "# ", ""
+        if lines[first] != f"{start}{ownership.NOTES[ownership.owner(path)]}{end}":
+            wrong.append(f"{name}: {lines[first]!r}")
+    assert wrong == []
+    package = project / "src" / "wine_quality"
+    assert (package / "schema.py").read_text().startswith("# Your file: ")
+    assert (package / "pipeline.py").read_text().startswith("# Template file (copier-mlops)")
 
 
 def test_no_unrendered_jinja(project):

@@ -138,7 +138,7 @@ def user_edits(project: Path, lock: bool = False) -> None:
     if "task" in inspect.signature(alerts.write).parameters:
         arguments.append(answered_task(project))
     alerts.write(*arguments)
-    edit(project / "README.md", r"\A(# .*\n)", rf"\1\n{TEAM_NOTES}")
+    edit(project / "README.md", r"^(# .*\n)", rf"\1\n{TEAM_NOTES}")  # below the title
     (project / "local.mk").write_text(TEAM_MAKE)
     (project / "compose.override.yaml").write_text(TEAM_COMPOSE)
     add = ["uv", "add", "--quiet", "tabulate>=0.9"] + ([] if lock else ["--frozen"])

@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 # CloudWatch alarms that mirror the Prometheus alert rules, with the values of
 # monitoring/thresholds.yml (edit the thresholds there; `make deploy` applies them).
 # The load balancer measures every request, so these count all routes where the

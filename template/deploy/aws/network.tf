@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 # A VPC of its own with two public subnets: the load balancer faces the internet and
 # the tasks take public addresses to reach ECR and CloudWatch without a NAT gateway;
 # their security group admits only the load balancer.

@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 # One customer-managed key encrypts the bucket, the image registry and the logs.
 data "aws_caller_identity" "current" {}
 

@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 # Azure Monitor alerts that mirror the Prometheus alert rules, with the values of
 # monitoring/thresholds.yml (edit the thresholds there; `make deploy` applies them).
 # They read the service's JSON request log in Log Analytics (event "request", with

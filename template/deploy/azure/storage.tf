@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 # Data and artefacts: training data beyond the golden set, models, reports. Private,
 # Entra ID only (no shared keys), versioned with soft delete.
 resource "azurerm_storage_account" "artefacts" {

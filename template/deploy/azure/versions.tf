@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 terraform {
   required_version = ">= 1.10"
 

@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """Adopt a dataset of yours: infer the data contract from a file and write the team's files.
 
 `<package> data adopt FILE --target COLUMN` reads a CSV or parquet file in one pass of

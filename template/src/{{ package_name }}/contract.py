@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """The building blocks of the data contract, and everything derived from it.
 
 `schema.py` (the team's file) declares the dataset with the column kinds below; this

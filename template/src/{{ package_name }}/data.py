@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """Loading and validating data: every dataset enters the pipeline through this module.
 
 Frames that fit in memory are validated whole; datasets read in batches (the medium and

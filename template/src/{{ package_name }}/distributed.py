@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """Data-parallel training across the processes torchrun starts, one per GPU.
 
 `make train` runs `torchrun --nproc-per-node $(NPROC) -m <package> train`; torchrun gives

@@ -1,3 +1,4 @@
+# Your file: `copier update` never changes it (copier-mlops ownership).
 """Feature engineering: turns validated records into the model's inputs.
 
 Pure row-wise derivations, written once with narwhals expressions, so the same function

@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """Structured logs: JSON lines in CI and services, readable lines on a terminal.
 
 Every event carries the run id, so the lines of one training run or one service

@@ -1,3 +1,4 @@
+# Your file: `copier update` never changes it, and writes it again only if deleted.
 """The network: a multi-layer perceptron over the standardised features.
 
 This file is yours. Any `torch.nn.Module` works whose constructor takes the number of

@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """Synthetic data with the golden schema, as many rows as a scale test needs.
 
 Fitted to the golden data, column by column as schema.py declares them:

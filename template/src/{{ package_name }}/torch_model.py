@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """PyTorch behind scikit-learn's estimator API: `TorchClassifier` and `TorchRegressor`.
 
 The pipeline trains, scores, saves and loads them exactly like scikit-learn models: they

@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """Experiment tracking with MLflow: parameters, metrics and the model of each training run.
 
 Runs go to a local SQLite store (`mlflow.db`) unless MLFLOW_TRACKING_URI points at a

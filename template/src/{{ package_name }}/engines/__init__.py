@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """How each data size runs the pipeline; a project has the modules of its own engine.
 
 - small.py: pandas in memory.

@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """What the out-of-core engines share and compute alike, whatever the engine: the
 held-out rows and the training order by a seeded hash of the id, fixed-size batches, and
 the held-out scores accumulated batch by batch."""

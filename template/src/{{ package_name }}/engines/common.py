@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """What every data engine shares: the trained model's interface, the scores of each
 task, the predictions frame and the model file."""
 

@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """The large-data engine: the data steps run as Dask dataframes on a cluster.
 
 By default the project starts a LocalCluster for the run; with a scheduler address

@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """The medium-data engine: polars lazy frames over parquet, run by the streaming engine.
 
 A CSV input is validated batch by batch into a parquet cache (settings.engine.cache_dir);

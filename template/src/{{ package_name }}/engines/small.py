@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """The small-data engine: every step works on a pandas frame in memory.
 
 The task, the columns and their preprocessing come from the data contract (schema.py).

@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """Golden data and baselines: same inputs give the same scores, changed inputs change them.
 
 A baseline is what a committed version of the code produced on the golden data:

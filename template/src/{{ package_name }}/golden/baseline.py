@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """The stored baseline (tests/golden/baseline/) and the tolerances of the check
 (tests/golden/tolerances.yml)."""
 

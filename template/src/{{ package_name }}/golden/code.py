@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """The "code" part of a golden fingerprint: what the model code does, not where it lives.
 
 Each top-level definition of the modules that decide the scores is hashed by the name it

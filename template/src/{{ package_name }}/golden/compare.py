@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """A fresh run against the baseline: metric and prediction differences within the
 tolerances, what most likely explains them, and the diff table (text, or Markdown for a
 CI job summary)."""

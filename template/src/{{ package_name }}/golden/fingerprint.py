@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """The fingerprint of a run: hashes of the data, the parameters and the model code
 (golden/code.py), and the library versions, and what differs between two of them."""
 

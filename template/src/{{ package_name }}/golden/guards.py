@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """What must be committed before a baseline is recorded: the model code, the parameters
 and the golden data (with DVC, the data files their pointers record)."""
 

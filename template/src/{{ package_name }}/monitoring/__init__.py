@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """Monitoring: thresholds, Prometheus metrics, alert rules, drift and report plots.
 
 `monitoring/thresholds.yml` at the project root is the single source of every bound:

@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """Prometheus alert rules and their promtool unit tests, generated from thresholds.yml.
 
 `make monitoring-rules` writes both files into monitoring/prometheus/ and, in a project

@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """Drift: how far recent data moved from the golden data, as a Population Stability Index.
 
 PSI = sum over bins of (current share - reference share) * ln(current / reference).

@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """Descriptive metrics of training runs, one JSON line per run in reports/history.jsonl."""
 
 import json

@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """Prometheus metrics of the service and of the sanity checks, exposed at /metrics.
 
 Metric names carry no project prefix: the scrape job labels them, and the alert rules

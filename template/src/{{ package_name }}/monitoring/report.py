@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """Plots, because people spot patterns in pictures: PNG files and one HTML page.
 
 Rendered with matplotlib's Agg canvas directly (no pyplot, no display needed).

@@ -1,3 +1,4 @@
+# Template file (copier-mlops): `copier update` merges new versions into it.
 """The monitoring thresholds of `monitoring/thresholds.yml`, read and validated."""
 
 from pathlib import Path
