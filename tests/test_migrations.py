@@ -617,3 +617,27 @@ def test_the_0_4_0_migration_prints_its_usage(tmp_path):
     missing = migrate_0_4_0(tmp_path)
     assert missing.returncode == 1
     assert ".copier-answers.yml is missing" in missing.stderr
+
+
+def test_the_score_neutral_changes_are_this_releases_and_nothing_more():
+    """Each definition SCORE_NEUTRAL declares has its 0.3.0 digest in 0.3.0's code and its
+    0.4.0 digest in this release's; of Contract, only `records_frame` (service requests)
+    changed, so training computes what it did."""
+    from tests.test_fingerprint import code
+
+    hook = load_0_4_0_hook()
+    old = released("4958ce0", "contract.py", {})
+    new = (ROOT / SOURCE / "contract.py").read_text()
+    assert set(hook.SCORE_NEUTRAL) == {"Contract"}
+    before, after = hook.SCORE_NEUTRAL["Contract"]
+    assert code.definition_digests([old])["Contract"] == before
+    assert code.definition_digests([new])["Contract"] == after
+
+    def methods(source: str) -> dict[str, str]:
+        contract = next(node for node in ast.parse(source).body
+                        if isinstance(node, ast.ClassDef) and node.name == "Contract")  # fmt: skip
+        return code.definition_digests([ast.unparse(node) for node in contract.body])
+
+    changed = {name for name in methods(old).keys() | methods(new).keys()
+               if methods(old).get(name) != methods(new).get(name)}  # fmt: skip
+    assert changed == {"records_frame"}

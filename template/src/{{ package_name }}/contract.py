@@ -305,7 +305,9 @@ class Contract:
         rows = [record.model_dump(mode="json") for record in records]
         frame = pd.DataFrame(rows, columns=list(self.feature_names))
         for column in self.of_kind(Datetime):
-            frame[column.name] = pd.to_datetime(frame[column.name], utc=True).dt.tz_localize(None)
+            # ISO 8601 in any precision: one record's microseconds must not fail the batch.
+            instants = pd.to_datetime(frame[column.name], utc=True, format="ISO8601")
+            frame[column.name] = instants.dt.tz_localize(None)
         return frame
 
     # -- model inputs and preprocessing -------------------------------------------------
