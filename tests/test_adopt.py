@@ -22,6 +22,7 @@ import pandas as pd
 import pytest
 from copier import run_update
 
+from scripts import ownership
 from tests import torch_wheels
 from tests.datasets import breast_cancer, diabetes, iris, mixed
 from tests.helpers import (
@@ -300,6 +301,8 @@ def test_adopt_writes_the_tolerances_and_hashes_the_template_writes(tmp_path, ta
     adoption = _adopt_module(project)
     tolerances = project / "tests/golden/tolerances.yml"
     assert adoption.render_tolerances(task) == tolerances.read_text()
+    assert f"# {ownership.NOTES['exclude']}" == adoption.TEAM_NOTE
+    assert adoption.FEATURES.startswith(adoption.TEAM_NOTE + "\n")
     recorded = json.loads((project / f"src/{PACKAGE}/{adoption.TEMPLATE_FILES}").read_text())
     assert set(recorded) == {"model.py", "schema.py", "features.py"}
     for name, digest in recorded.items():

@@ -67,6 +67,9 @@ ID_CANDIDATES = ("row_id", "row_number", "record_id")
 TRUE_FALSE = frozenset({"true", "false"})
 SEED = 42
 
+# The owner note the template puts at the top of the team's files (copier-mlops'
+# scripts/ownership.py); the files adopt writes carry it too.
+TEAM_NOTE = "# Your file: `copier update` never changes it (copier-mlops ownership)."
 STATE_FILE = ".adopt.json"
 TEMPLATE_FILES = "template_files.json"
 LINE_LENGTH = 100
@@ -660,6 +663,7 @@ def _keyword_line(key: str, value: object) -> str:
 def render_schema(plan: Plan, source: str) -> str:
     kinds = sorted({item.kind for item in plan.inferred} | {"Contract"})
     header = [
+        TEAM_NOTE,
         '"""The data contract: one place that declares every column of the dataset.',
         "",
         f"Written by `data adopt` from {source}: review every line (ranges, levels, which",
@@ -684,7 +688,8 @@ def render_schema(plan: Plan, source: str) -> str:
     return "\n".join(header)
 
 
-FEATURES = '''"""Feature engineering: turns validated records into the model's inputs.
+FEATURES = f'''{TEAM_NOTE}
+"""Feature engineering: turns validated records into the model's inputs.
 
 Written by `data adopt`: the declared columns pass through as the model takes them,
 and each datetime column becomes its calendar parts (`CONTRACT.model_inputs`). Add
@@ -709,6 +714,7 @@ def build_features(frame: IntoFrameT, keep: Sequence[str] = ()) -> IntoFrameT:
 def render_tolerances(task: str) -> str:
     """tests/golden/tolerances.yml for the task, as the template writes it."""
     lines = [
+        TEAM_NOTE,
         "# How far a retrained model may move from the golden baseline before the golden",
         "# check fails. Same data, code and parameters on the same library versions give",
         "# identical numbers; these bounds only absorb floating-point noise between CPUs.",
