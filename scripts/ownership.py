@@ -15,6 +15,7 @@ any of them is out of step. Everything else a project holds is the template's.
 import argparse
 import fnmatch
 import re
+import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,8 +149,12 @@ def with_note(text: str, path: str) -> str:
 
 
 def template_sources() -> list[Path]:
-    return sorted(path for path in TEMPLATE.rglob("*") if path.is_file()
-                  and "__pycache__" not in path.parts)  # fmt: skip
+    """The files of template/ that Copier renders: tracked or not ignored (no caches)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard", "--", "."],
+        cwd=TEMPLATE, capture_output=True, check=True,
+    ).stdout.decode()  # fmt: skip
+    return sorted(path for name in listed.split("\0") if (path := TEMPLATE / name).is_file())
 
 
 def stale_notes(write: bool) -> list[str]:
