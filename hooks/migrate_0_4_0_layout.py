@@ -114,13 +114,21 @@ def read_baseline() -> dict | None:
     return recorded if isinstance(recorded, dict) else None
 
 
-def stale_modules(package: Path, digests: dict) -> list[str]:
+def read_modules(package: Path, names: list[str]) -> dict[str, str | None]:
+    """The text of each module of a 0.3.0 code part, None where it is gone."""
+    paths = {name: package / name for name in sorted(names)}
+    return {
+        name: path.read_text(encoding="utf-8") if path.is_file() else None
+        for name, path in paths.items()
+    }
+
+
+def stale_modules(sources: dict[str, str | None], digests: dict) -> list[str]:
     """The modules of a 0.3.0 code part that no longer hash to what it recorded."""
     return [
         name
         for name, digest in sorted(digests.items())
-        if not (package / name).is_file()
-        or v0_3_0_digest((package / name).read_text(encoding="utf-8")) != digest
+        if sources[name] is None or v0_3_0_digest(sources[name]) != digest
     ]
 
 
@@ -136,15 +144,15 @@ def before(package: Path, template_dir: Path) -> str:
             f"{BASELINE} was recorded before 0.3.0 (it hashed the bytes of each file): left "
             "as it is; after the update, record a new baseline with `make golden-update`"
         )
-    stale = stale_modules(package, recorded["code"])
+    sources = read_modules(package, list(recorded["code"]))
+    stale = stale_modules(sources, recorded["code"])
     if stale:
         return (
             f"{BASELINE} does not match the code as it is ({', '.join(stale)} changed since "
             "it was recorded): left as it is; after the update, check with `make "
             "golden-check` and record a new baseline with `make golden-update`"
         )
-    sources = [(package / name).read_text(encoding="utf-8") for name in sorted(recorded["code"])]
-    digests = hashing.definition_digests(sources)
+    digests = hashing.definition_digests(sources.values())
     for name, (before_digest, after_digest) in SCORE_NEUTRAL.items():
         if digests.get(name) == before_digest:
             digests[name] = after_digest
