@@ -1,4 +1,19 @@
-"""Migration to copier-mlops 0.4.0: the golden fingerprint hashes definitions, not modules.
+"""Migration to copier-mlops 0.4.0: the template's plumbing moves into the package's core/,
+and the golden fingerprint hashes definitions, not modules.
+
+From 0.4.0 the team's modules (schema.py, features.py, model.py, network.py) stay at the
+top of the package and every template-owned module moves into `core/` (cli.py, config.py,
+contract.py, pipeline.py, engines/, golden/, monitoring/, serve.py and the rest, in
+MOVED_MODULES). `copier update` writes the new files and removes the old ones. The team's
+files are never updated, so the `after` stage rewrites their imports of a moved module
+(`from .contract import ...` becomes `from .core.contract import ...`, and
+`<package>.pipeline` becomes `<package>.core.pipeline`) in every Python file of the
+project outside core/: the team's modules, tests and scripts. Nothing else in them changes,
+so their golden digests stay the same (imports are not hashed). A moved module the team
+changed since the last update (git log after the last change of the answers file, or
+uncommitted) would be removed by the update with the change: `before` keeps it as
+`core/<module>.before-v0.4.0`, beside the new version, and `after` prints how to carry
+the change over.
 
 From 0.4.0 the template moves code between modules (golden.py is the golden/ package),
 and the "code" part of a golden fingerprint hashes each top-level definition of the model
@@ -8,6 +23,7 @@ team's, so `copier update` never writes it; Copier runs this script from `_migra
 copier.yml, in the project's root, ahead of an update that crosses 0.4.0:
 
     python migrate_0_4_0_layout.py before ANSWERS_FILE TEMPLATE_DIR
+    python migrate_0_4_0_layout.py after ANSWERS_FILE TEMPLATE_DIR
 
 A baseline (tests/golden/baseline/fingerprint.json) hashed as 0.3.0 does, whose digests
 match the model code as it is, is current: its code part is hashed again, the 0.4.0 way,
@@ -27,6 +43,9 @@ import ast
 import hashlib
 import importlib.util
 import json
+import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -34,9 +53,33 @@ from types import ModuleType
 import yaml
 
 VERSION = "0.4.0"
-STAGES = ("before",)
+STAGES = ("before", "after")
+# The template-owned modules and sub-packages of src/<package>/ that 0.4.0 moves to core/.
+MOVED_MODULES = (
+    "adopt",
+    "cli",
+    "config",
+    "contract",
+    "data",
+    "distributed",
+    "engines",
+    "golden",
+    "log",
+    "monitoring",
+    "pipeline",
+    "serve",
+    "synthetic",
+    "torch_model",
+    "tracking",
+)
+CORE = "core"
+BACKUP_SUFFIX = ".before-v0.4.0"
+ANSWERS_FILE = ".copier-answers.yml"
+RELATIVE_IMPORT = re.compile(
+    r"^(?P<indent>\s*)from (?P<dots>\.+)(?P<module>[\w.]*) import (?P<names>.*)$"
+)
 BASELINE = Path("tests/golden/baseline/fingerprint.json")
-CODE_MODULE = Path("template/src/{{ package_name }}/golden/code.py")
+CODE_MODULE = Path("template/src/{{ package_name }}/core/golden/code.py")
 # Definitions this release changes without changing what training computes, by name:
 # (digest in 0.3.0, digest in 0.4.0). A baseline that recorded the first gets the second,
 # as if recorded by this release; tests/test_migrations.py checks both against the code.
@@ -46,6 +89,16 @@ SCORE_NEUTRAL = {
     "Contract": (
         "349f00fc0b9ee686a5a59d682f3c631f41e63e586dcfe79a29a19f4f57521992",
         "cc909d82e241ac63ae1a0d6da2d80998e3ad4e2bcca4789477d4937b331f13db",
+    ),
+    # torch_model.py moves into core/: the reference a saved model holds to its network
+    # stays relative to the project's package (".network:MLP"), not to core/.
+    "_reference": (
+        "671c6da04c3dc880c75849a0cb4eaabbf6181fedf2c8065aeb68c8ced21977ba",
+        "a596c69ea2620b43124552ba20f48a9226fa320485c560a1ad69cdefdc453df9",
+    ),
+    "_resolve": (
+        "d38530ad3b2e395328b9b2908323014618f4c230ea3914a97870cae0fc1ca9db",
+        "94ad66d35ee0c4ca9e0a73128a7d989663fa60a8cc42ce8d7545d127f15ff14e",
     ),
 }
 # How 0.3.0 hashed each module: its whole syntax tree, without docstrings.
@@ -166,18 +219,193 @@ def before(package: Path, template_dir: Path) -> str:
     )
 
 
+# -- the move into core/ ------------------------------------------------------------------
+
+
+def git(*arguments: str) -> str:
+    completed = subprocess.run(["git", *arguments], capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        raise MigrationError(f"git {' '.join(arguments)} failed: {completed.stderr.strip()}")
+    return completed.stdout
+
+
+def moved_paths(package: Path) -> list[Path]:
+    """The files of the moved modules still at their old place in the package."""
+    found = []
+    for name in MOVED_MODULES:
+        module, folder = package / f"{name}.py", package / name
+        if module.is_file():
+            found.append(module)
+        elif folder.is_dir():
+            found += sorted(path for path in folder.rglob("*.py") if path.is_file())
+    return found
+
+
+def changed_since_last_update(paths: list[Path]) -> list[Path]:
+    """The paths committed since the answers file last changed (the last `copier copy` or
+    `copier update`), or changed and not committed."""
+    if not paths:
+        return []
+    last = git("log", "-1", "--format=%H", "--", ANSWERS_FILE).strip()
+    names = [path.as_posix() for path in paths]
+    changed = set(git("status", "--porcelain", "--", *names).splitlines())
+    changed = {line[3:] for line in changed}
+    if last:
+        changed |= set(git("diff", "--name-only", last, "HEAD", "--", *names).splitlines())
+    return [path for path in paths if path.as_posix() in changed]
+
+
+def backup_of(package: Path, path: Path) -> Path:
+    """Where a changed moved module is kept: beside its new version in core/."""
+    target = package / CORE / path.relative_to(package)
+    return target.with_name(target.name + BACKUP_SUFFIX)
+
+
+def keep_changed_modules(package: Path) -> list[str]:
+    kept = []
+    for path in changed_since_last_update(moved_paths(package)):
+        backup = backup_of(package, path)
+        backup.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, backup)
+        git("add", "--", backup.as_posix())
+        kept.append(f"{path} (changed by the team) is kept as {backup}")
+    return kept
+
+
+def rewrite_relative(line: str, location: list[str]) -> str:
+    """A `from .x import y` line of a module in the package's folder `location` (parts
+    below the package), with a moved module's new place."""
+    match = RELATIVE_IMPORT.match(line)
+    if not match:
+        return line
+    level = len(match["dots"])
+    if level - 1 > len(location):
+        return line
+    base = location[: len(location) - (level - 1)]
+    target = base + [part for part in match["module"].split(".") if part]
+    names = match["names"]
+    if len(target) == len(base) == 0:
+        # `from . import config, golden`: the package's own modules, by name.
+        imported = [name.split(" as ")[0].strip(" ()") for name in names.split(",")]
+        if not imported or any(name not in MOVED_MODULES for name in imported):
+            return line
+        target = [CORE]
+    elif base or target[0] not in MOVED_MODULES:
+        return line
+    else:
+        target = [CORE, *target]
+    common = 0
+    while common < min(len(location), len(target)) and location[common] == target[common]:
+        common += 1
+    dots = "." * (len(location) - common + 1)
+    return f"{match['indent']}from {dots}{'.'.join(target[common:])} import {names}"
+
+
+def rewrite_imports(text: str, package: str, location: list[str] | None) -> str:
+    """`text` with its imports of moved modules pointed at core/; `location` is the
+    folder of the file inside the package (None: a file outside it, such as a test)."""
+    moved = "|".join(MOVED_MODULES)
+    text = re.sub(rf"\b{package}\.({moved})\b", rf"{package}.{CORE}.\1", text)
+    text = re.sub(
+        rf"^(\s*)from {package} import ((?:{moved})(?:\s*,\s*(?:{moved}))*)\s*$",
+        rf"\1from {package}.{CORE} import \2",
+        text,
+        flags=re.M,
+    )
+    lines = text.split("\n")
+    if location is not None:
+        lines = [rewrite_relative(line, location) for line in lines]
+    return "\n".join(sorted_import_runs(lines, package))
+
+
+def import_key(line: str, package: str) -> tuple | None:
+    """How ruff's isort orders a one-line `from X import y` among its neighbours: relative
+    imports furthest first, then by module; None for any other line."""
+    match = re.match(r"^from (\.*)([\w.]*) import [^()]*$", line)
+    if not match or not (match[1] or match[2] == package or match[2].startswith(package + ".")):
+        return None
+    return (bool(match[1]), -len(match[1]), match[2].lower())
+
+
+def sorted_import_runs(lines: list[str], package: str) -> list[str]:
+    """Runs of consecutive one-line imports of the package sorted again, so a file whose
+    imports the rewrite changed stays as `ruff check` (isort) wants it."""
+    result: list[str] = []
+    run: list[str] = []
+    for line in [*lines, ""]:
+        if import_key(line, package) is not None:
+            run.append(line)
+            continue
+        result += sorted(run, key=lambda item: import_key(item, package))
+        run = []
+        result.append(line)
+    return result[:-1]
+
+
+def team_python_files(package: Path) -> list[Path]:
+    """The project's Python files outside core/ (tracked or not, but not ignored)."""
+    listed = git("ls-files", "--cached", "--others", "--exclude-standard", "--", "*.py")
+    core = package / CORE
+    return [
+        path
+        for path in map(Path, sorted(set(listed.splitlines())))
+        if path.is_file() and core not in path.parents
+    ]
+
+
+def rewrite_team_imports(package: Path) -> list[Path]:
+    rewritten = []
+    for path in team_python_files(package):
+        inside = package in path.parents
+        location = list(path.parent.relative_to(package).parts) if inside else None
+        text = path.read_text(encoding="utf-8")
+        new = rewrite_imports(text, package.name, location)
+        if new != text:
+            path.write_text(new, encoding="utf-8")
+            rewritten.append(path)
+    return rewritten
+
+
+def after(package: Path) -> str:
+    lines = []
+    rewritten = rewrite_team_imports(package)
+    if rewritten:
+        lines.append("imports of the modules now in core/ rewritten in:")
+        lines += [f"  {path}" for path in rewritten]
+    else:
+        lines.append("no file of yours imports a module that moved into core/")
+    backups = sorted((package / CORE).rglob(f"*{BACKUP_SUFFIX}"))
+    if backups:
+        lines.append("Modules you had changed are kept beside their new versions in core/:")
+        for number, backup in enumerate(backups, 1):
+            new = backup.with_name(backup.name.removesuffix(BACKUP_SUFFIX))
+            lines.append(f"  {number}. git diff --no-index {backup} {new}")
+        lines += [
+            "  Carry what you need into your own files (model.py, features.py, a module of",
+            "  yours) or an extension point (docs/ownership.md): core/ is the template's and",
+            "  later updates change it. Then delete the .before-v0.4.0 copies.",
+        ]
+    return "\n".join(lines)
+
+
 def main(argv: list[str]) -> int:
     if len(argv) != 3 or argv[0] not in STAGES:
-        print(f"usage: {Path(__file__).name} before ANSWERS_FILE TEMPLATE_DIR", file=sys.stderr)
+        usage = f"usage: {Path(__file__).name} before|after ANSWERS_FILE TEMPLATE_DIR"
+        print(usage, file=sys.stderr)
         return 2
-    _, answers_file, template_dir = argv
+    stage, answers_file, template_dir = argv
     try:
         package = Path("src") / package_name(Path(answers_file))
-        message = before(package, Path(template_dir))
+        if stage == "before":
+            message = "\n".join(
+                [before(package, Path(template_dir)), *keep_changed_modules(package)]
+            )
+        else:
+            message = after(package)
     except MigrationError as error:
         print(f"copier-mlops {VERSION} migration: {error}", file=sys.stderr)
         return 1
-    print(f"copier-mlops {VERSION} migration: {message}")
+    print(f"copier-mlops {VERSION} migration ({stage}): {message}")
     return 0
 
 

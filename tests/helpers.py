@@ -184,8 +184,12 @@ def answered_task(project: Path) -> str:
 def alert_generator(project: Path, package: str):
     """A generated project's own monitoring.alerts and monitoring.thresholds modules (what
     its `make monitoring-rules` runs), imported from its source without installing the
-    project: they need only pydantic and PyYAML, which Copier brings."""
-    directory = project / "src" / package / "monitoring"
+    project: they need only pydantic and PyYAML, which Copier brings. From 0.4.0 they are
+    in the package's core/, before it in the package itself."""
+    source = project / "src" / package
+    directory = next(
+        path for path in (source / "core" / "monitoring", source / "monitoring") if path.is_dir()
+    )
     name = f"generated_{package}_monitoring"
     spec = importlib.util.spec_from_file_location(
         name, directory / "__init__.py", submodule_search_locations=[str(directory)]

@@ -21,7 +21,8 @@ from tests.helpers import TEMPLATE, choices, generate, require_tool, run, set_up
 BIN = Path(sys.executable).parent
 SIZES = choices("data_size")
 # What each engine adds to the default project's files and dependencies.
-# The engine modules of each data size (src/<package>/engines/, beside __init__ and common).
+# The engine modules of each data size (src/<package>/core/engines/, beside __init__ and
+# common).
 ENGINE_MODULES = {
     "small": {"small.py"},
     "medium": {"medium.py", "batched.py", "incremental.py"},

@@ -13,7 +13,7 @@ import pytest
 
 from tests.helpers import TEMPLATE
 
-CODE = TEMPLATE / "src" / "{{ package_name }}" / "golden" / "code.py"
+CODE = TEMPLATE / "src" / "{{ package_name }}" / "core" / "golden" / "code.py"
 
 
 def load_code_hashing():

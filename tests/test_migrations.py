@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 import json
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -265,9 +266,14 @@ def ruff_clean(project: Path) -> None:
 
 
 def import_contract(project: Path):
-    """CONTRACT of a migrated project's schema.py, imported beside this release's contract.py."""
+    """CONTRACT of a migrated project's schema.py, imported beside this release's contract.py
+    (in core/), after the 0.4.0 migration that follows in the chain rewrote its imports."""
     package = project / "src" / "churn"
-    (package / "contract.py").write_text((ROOT / SOURCE / "contract.py").read_text())
+    schema = (package / "schema.py").read_text()
+    (package / "schema.py").write_text(load_0_4_0_hook().rewrite_imports(schema, "churn", []))
+    (package / "core").mkdir()
+    (package / "core" / "contract.py").write_text((ROOT / SOURCE / "core/contract.py").read_text())
+    (package / "core" / "__init__.py").write_text("")
     (package / "__init__.py").write_text("")
     sys.path.insert(0, str(project / "src"))
     try:
@@ -276,8 +282,9 @@ def import_contract(project: Path):
         sys.path.remove(str(project / "src"))
         for name in [name for name in sys.modules if name.split(".")[0] == "churn"]:
             del sys.modules[name]
-        (package / "contract.py").unlink()
+        shutil.rmtree(package / "core")
         (package / "__init__.py").unlink()
+        (package / "schema.py").write_text(schema)
 
 
 @pytest.mark.parametrize("commit", [V0_1_0, V0_2_0], ids=["0.1.0", "0.2.0"])
@@ -531,6 +538,7 @@ def at_0_3_0(tmp_path: Path, code_hashing: str | None = "syntax tree without doc
         recorded["code_hashing"] = code_hashing
     (tmp_path / FINGERPRINT).parent.mkdir(parents=True)
     (tmp_path / FINGERPRINT).write_text(json.dumps(recorded, indent=2) + "\n")
+    git_commit_all(tmp_path, "Generated from copier-mlops 0.3.0")
     return tmp_path
 
 
@@ -544,14 +552,18 @@ def test_a_current_0_3_0_baseline_is_hashed_again_by_definition(tmp_path):
     assert "is hashed again, by definition" in result.stdout
     after = json.loads((project / FINGERPRINT).read_text())
     assert after["code_hashing"] == code.HASHING
-    assert after["code"] == code.code_digests(project / "src" / "churn")
+    # The update then moves the pipeline into core/; the code fingerprints the same.
+    package = project / "src" / "churn"
+    (package / "core").mkdir()
+    (package / "pipeline.py").rename(package / "core" / "pipeline.py")
+    assert after["code"] == code.code_digests(package)
     assert sorted(after["code"]) == ["CONTRACT", "build_model", "train"]
     assert {key: value for key, value in after.items() if key not in ("code", "code_hashing")} == {
         key: value for key, value in before.items() if key not in ("code", "code_hashing")
     }
     # The same code in other modules (a move) fingerprints to what the baseline now holds.
     moved = project / "src" / "churn"
-    (moved / "pipeline.py").write_text("from .model import build_model\n")
+    (moved / "core" / "pipeline.py").write_text("from ..model import build_model\n")
     (moved / "model.py").write_text(MODEL_SOURCES["model.py"] + MODEL_SOURCES["pipeline.py"])
     assert code.code_digests(moved) == after["code"]
 
@@ -611,9 +623,10 @@ def test_a_broken_baseline_stops_the_0_4_0_migration_and_is_kept(tmp_path):
 
 
 def test_the_0_4_0_migration_prints_its_usage(tmp_path):
-    result = migrate_0_4_0(tmp_path, "after", ".copier-answers.yml", str(ROOT))
+    result = migrate_0_4_0(tmp_path, "during", ".copier-answers.yml", str(ROOT))
     assert result.returncode == 2
-    assert "usage: migrate_0_4_0_layout.py before ANSWERS_FILE TEMPLATE_DIR" in result.stderr
+    usage = "usage: migrate_0_4_0_layout.py before|after ANSWERS_FILE TEMPLATE_DIR"
+    assert usage in result.stderr
     missing = migrate_0_4_0(tmp_path)
     assert missing.returncode == 1
     assert ".copier-answers.yml is missing" in missing.stderr
@@ -627,11 +640,22 @@ def test_the_score_neutral_changes_are_this_releases_and_nothing_more():
 
     hook = load_0_4_0_hook()
     old = released("4958ce0", "contract.py", {})
-    new = (ROOT / SOURCE / "contract.py").read_text()
-    assert set(hook.SCORE_NEUTRAL) == {"Contract"}
+    new = (ROOT / SOURCE / "core/contract.py").read_text()
+    assert set(hook.SCORE_NEUTRAL) == {"Contract", "_reference", "_resolve"}
     before, after = hook.SCORE_NEUTRAL["Contract"]
     assert code.definition_digests([old])["Contract"] == before
     assert code.definition_digests([new])["Contract"] == after
+    # torch_model.py moved into core/: the saved network reference stays relative to the
+    # project's package (".network:MLP"), as the shipped PyTorch baselines hold it.
+    old_torch = released("4958ce0", "{% if framework == 'pytorch' %}torch_model.py{% endif %}", {})
+    new_torch = (ROOT / SOURCE / "core/torch_model.py").read_text()
+    old_digests = code.definition_digests([old_torch])
+    new_digests = code.definition_digests([new_torch])
+    changed = {name for name in old_digests.keys() | new_digests.keys()
+               if old_digests.get(name) != new_digests.get(name)}  # fmt: skip
+    assert changed == {"_reference", "_resolve"}
+    for name in ("_reference", "_resolve"):
+        assert hook.SCORE_NEUTRAL[name] == (old_digests[name], new_digests[name])
 
     def methods(source: str) -> dict[str, str]:
         contract = next(node for node in ast.parse(source).body
@@ -641,3 +665,111 @@ def test_the_score_neutral_changes_are_this_releases_and_nothing_more():
     changed = {name for name in methods(old).keys() | methods(new).keys()
                if methods(old).get(name) != methods(new).get(name)}  # fmt: skip
     assert changed == {"records_frame"}
+
+
+# --- 0.4.0: the template's modules move into core/ ----------------------------------------
+
+TEAM_SOURCES_0_3_0 = {
+    "src/churn/schema.py": "from .contract import Contract, Numeric\n\nCONTRACT = Contract(Numeric)\n",
+    "src/churn/model.py": (
+        "from pydantic import BaseModel\n\nfrom .network import MLP\n"
+        "from .torch_model import TorchRegressor\n\nMODELS = (BaseModel, MLP, TorchRegressor)\n"
+    ),
+    "src/churn/team/report.py": (
+        "from .. import config, golden\nfrom ..schema import CONTRACT\nfrom .plots import bar\n"
+        "\nUSED = (config, golden, CONTRACT, bar)\n"
+    ),
+    "tests/test_ours.py": (
+        "from unittest import mock\n\nfrom churn.features import ratio\n"
+        "from churn.pipeline import run\n\n\ndef test_run():\n"
+        '    with mock.patch("churn.serve.app"):\n        assert run and ratio\n'
+    ),
+}
+TEAM_SOURCES_0_4_0 = {
+    "src/churn/schema.py": "from .core.contract import Contract, Numeric\n\nCONTRACT = Contract(Numeric)\n",
+    "src/churn/model.py": (
+        "from pydantic import BaseModel\n\nfrom .core.torch_model import TorchRegressor\n"
+        "from .network import MLP\n\nMODELS = (BaseModel, MLP, TorchRegressor)\n"
+    ),
+    "src/churn/team/report.py": (
+        "from ..core import config, golden\nfrom ..schema import CONTRACT\nfrom .plots import bar\n"
+        "\nUSED = (config, golden, CONTRACT, bar)\n"
+    ),
+    "tests/test_ours.py": (
+        "from unittest import mock\n\nfrom churn.core.pipeline import run\n"
+        "from churn.features import ratio\n\n\ndef test_run():\n"
+        '    with mock.patch("churn.core.serve.app"):\n        assert run and ratio\n'
+    ),
+}
+# What the update itself wrote: template-owned, in core/, left exactly as it is.
+CORE_SOURCE = "from .contract import Contract\nfrom .log import logger\n\nUSED = (Contract, logger)\n"
+
+
+def updated_to_0_4_0(tmp_path: Path) -> Path:
+    """A 0.3.0 project's files just after the update wrote 0.4.0's core/ (before `after`)."""
+    (tmp_path / ".copier-answers.yml").write_text(yaml.safe_dump({"package_name": "churn"}))
+    for name, source in {**TEAM_SOURCES_0_3_0, "src/churn/core/pipeline.py": CORE_SOURCE}.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(source)
+    git_commit_all(tmp_path, "Updated to 0.4.0")
+    return tmp_path
+
+
+def test_the_team_imports_of_the_moved_modules_are_rewritten(tmp_path):
+    project = updated_to_0_4_0(tmp_path)
+    result = migrate_0_4_0(project, "after", ".copier-answers.yml", str(ROOT))
+    assert result.returncode == 0, result.stderr
+    for name, source in TEAM_SOURCES_0_4_0.items():
+        assert (project / name).read_text() == source, name
+        assert f"  {name}" in result.stdout
+    assert (project / "src/churn/core/pipeline.py").read_text() == CORE_SOURCE
+    ruff_clean(project)
+    again = migrate_0_4_0(project, "after", ".copier-answers.yml", str(ROOT))
+    assert "no file of yours imports a module that moved into core/" in again.stdout
+    assert {name: (project / name).read_text() for name in TEAM_SOURCES_0_4_0} == (
+        TEAM_SOURCES_0_4_0
+    )
+
+
+def at_0_3_0_with_plumbing(tmp_path: Path) -> Path:
+    """A 0.3.0 project whose template-owned log.py the team changed after the last update."""
+    (tmp_path / ".copier-answers.yml").write_text(yaml.safe_dump({"package_name": "churn"}))
+    package = tmp_path / "src" / "churn"
+    (package / "monitoring").mkdir(parents=True)
+    for name in ("log.py", "pipeline.py", "monitoring/drift.py", "features.py"):
+        (package / name).write_text(f'"""{name} as 0.3.0 generated it."""\n')
+    git_commit_all(tmp_path, "Generated from copier-mlops 0.3.0")
+    (package / "log.py").write_text('"""log.py as 0.3.0 generated it."""\n\nTEAM = "json"\n')
+    (package / "monitoring" / "drift.py").write_text('"""drift.py, ours now."""\n')
+    git_commit_all(tmp_path, "Team edits")
+    (package / "features.py").write_text("RATIO = 2\n")  # a team file: never moved
+    return tmp_path
+
+
+def test_a_moved_module_the_team_changed_is_kept_beside_its_new_version(tmp_path):
+    project = at_0_3_0_with_plumbing(tmp_path)
+    result = migrate_0_4_0(project)
+    assert result.returncode == 0, result.stderr
+    package = project / "src" / "churn"
+    kept = sorted(path.relative_to(package).as_posix() for path in package.rglob("*.before-v*"))
+    assert kept == ["core/log.py.before-v0.4.0", "core/monitoring/drift.py.before-v0.4.0"]
+    assert (package / "core/log.py.before-v0.4.0").read_text().endswith('TEAM = "json"\n')
+    assert "src/churn/log.py (changed by the team) is kept as" in result.stdout
+    staged = run("git", "diff", "--cached", "--name-only", cwd=project).stdout.split()
+    assert staged == ["src/churn/core/log.py.before-v0.4.0",
+                      "src/churn/core/monitoring/drift.py.before-v0.4.0"]  # fmt: skip
+    after = migrate_0_4_0(project, "after", ".copier-answers.yml", str(ROOT))
+    assert after.returncode == 0, after.stderr
+    diff = "git diff --no-index src/churn/core/log.py.before-v0.4.0 src/churn/core/log.py"
+    assert diff in after.stdout
+
+
+def test_a_project_whose_moved_modules_are_as_generated_keeps_no_copy(tmp_path):
+    project = at_0_3_0_with_plumbing(tmp_path)
+    git_commit_all(project, "Updated to 0.3.0 again")
+    (project / ".copier-answers.yml").write_text(yaml.safe_dump({"package_name": "churn",
+                                                                 "_commit": "v0.3.0"}))  # fmt: skip
+    git_commit_all(project, "copier update")
+    result = migrate_0_4_0(project)
+    assert result.returncode == 0, result.stderr
+    assert list(project.rglob("*.before-v*")) == []

@@ -67,7 +67,7 @@ def test_interactive_copy_with_a_correction(tmp_path):
     assert answers["package_name"] == "sorter"
     assert answers["license"] == "MIT"
     assert answers["ci_provider"] == "none"
-    assert (destination / "src" / "sorter" / "cli.py").is_file()
+    assert (destination / "src" / "sorter" / "core" / "cli.py").is_file()
     assert not (destination / ".github").exists()
     assert "MIT License" in (destination / "LICENSE").read_text()
 

@@ -92,19 +92,20 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         "tests/golden/baseline/model.joblib",
         "tests/golden/baseline/predictions.csv",
     }
+    # The team's modules at the top of the package, the template's plumbing in core/.
+    team = ("__init__", "__main__", "schema", "features", "model")
+    files |= {f"src/{package}/{name}.py" for name in team}
     files |= {
-        f"src/{package}/{name}"
+        f"src/{package}/core/{name}"
         for name in (
-            "__init__.py", "__main__.py", "cli.py", "config.py", "contract.py", "data.py",
-            "features.py",
+            "__init__.py", "cli.py", "config.py", "contract.py", "data.py",
             *(f"golden/{name}.py" for name in ("__init__", "code", "fingerprint", "baseline",
                                                "compare", "guards")),
-            "log.py", "model.py", "pipeline.py",
-            "schema.py", "serve.py", "synthetic.py", "adopt.py", "template_files.json",
+            "log.py", "pipeline.py", "serve.py", "synthetic.py", "adopt.py", "template_files.json",
         )
     }  # fmt: skip
     files |= {
-        f"src/{package}/monitoring/{name}.py"
+        f"src/{package}/core/monitoring/{name}.py"
         for name in ("__init__", "alerts", "drift", "history", "metrics", "report", "thresholds")
     }
     files |= {
@@ -118,10 +119,11 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         "monitoring/grafana/dashboards/prediction-service.json",
     }
     if answers["experiment_tracking"] == "mlflow":
-        files.add(f"src/{package}/tracking.py")
+        files.add(f"src/{package}/core/tracking.py")
     framework = answers.get("framework", "sklearn" if answers["compute"] == "cpu" else "pytorch")
     if framework == "pytorch":
-        files |= {f"src/{package}/{name}.py" for name in ("torch_model", "network", "distributed")}
+        files |= {f"src/{package}/network.py"}
+        files |= {f"src/{package}/core/{name}.py" for name in ("torch_model", "distributed")}
         files |= {"tests/test_torch_model.py", "tests/test_distributed.py"}
     if answers["ci_provider"] == "github":
         files |= {".github/workflows/ci.yml", ".github/workflows/template-update.yml"}
@@ -133,7 +135,7 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
     files |= DEPLOY_FILES.get(answers["deploy_target"], set()) | terraform_files(answers)
     size = answers["data_size"]
     engines = {"common", size} | ({"batched", "incremental"} if size != "small" else set())
-    files |= {f"src/{package}/engines/{name}.py" for name in {"__init__", *engines}}
+    files |= {f"src/{package}/core/engines/{name}.py" for name in {"__init__", *engines}}
     if size != "small":
         files.add("tests/test_engine.py")
     if answers["data_size"] == "large" and answers["deploy_target"] == "kubernetes":
@@ -176,7 +178,7 @@ def test_every_file_says_who_owns_it(project):
     assert wrong == []
     package = project / "src" / "wine_quality"
     assert (package / "schema.py").read_text().startswith("# Your file: ")
-    assert (package / "pipeline.py").read_text().startswith("# Template file (copier-mlops)")
+    assert (package / "core/pipeline.py").read_text().startswith("# Template file (copier-mlops)")
 
 
 def test_no_unrendered_jinja(project):

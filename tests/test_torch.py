@@ -65,7 +65,7 @@ def test_pytorch_files_follow_the_answers(rendered):
     package = project / "src" / "wine_quality"
     estimator = "TorchRegressor" if name == "pytorch-regression" else "TorchClassifier"
     assert f"{estimator}(" in (package / "model.py").read_text()
-    assert f"class {estimator}(" in (package / "torch_model.py").read_text()
+    assert f"class {estimator}(" in (package / "core/torch_model.py").read_text()
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert any(dep.startswith("torch>=") for dep in pyproject["project"]["dependencies"])
     (index,) = pyproject["tool"]["uv"]["index"]

@@ -73,7 +73,7 @@ def repo(tmp_path_factory) -> Path:
         {
             "template/.gitignore": "\n# Profiles written by py-spy\n*.speedscope.json\n",
             "template/Makefile.jinja": "\ncheck: lint test ## Lint and test\n",
-            template_source("log.py"): "\n\n# template v1.1.0: template-owned change\n",
+            template_source("core/log.py"): "\n\n# template v1.1.0: template-owned change\n",
             template_source("features.py"): "\n# template v1.1.0: never reaches a project\n",
         },
     )
@@ -181,7 +181,7 @@ def test_update_keeps_every_user_edit_and_applies_template_changes(repo, tmp_pat
     assert "*.speedscope.json" in (project / ".gitignore").read_text()
     assert "check: lint test" in (project / "Makefile").read_text()
     package = project / "src" / PACKAGE
-    assert "template v1.1.0: template-owned change" in (package / "log.py").read_text()
+    assert "template v1.1.0: template-owned change" in (package / "core/log.py").read_text()
     assert "template v1.1.0" not in (package / "features.py").read_text()
     assert "_commit: v1.1.0" in (project / ".copier-answers.yml").read_text()
     listing = run(require_tool("make"), "help", cwd=project).stdout
@@ -219,7 +219,7 @@ def test_deleted_files_stay_deleted(repo, tmp_path):
         pytest.param({"ci_provider": "github"}, {"ci_provider": "gitlab"},
                      [".github/workflows/ci.yml"], [".gitlab-ci.yml"], id="github-to-gitlab"),
         pytest.param({"experiment_tracking": "mlflow"}, {"experiment_tracking": "none"},
-                     [f"src/{PACKAGE}/tracking.py"], [], id="mlflow-to-none"),
+                     [f"src/{PACKAGE}/core/tracking.py"], [], id="mlflow-to-none"),
         pytest.param({"deploy_target": "local"}, {"deploy_target": "kubernetes"}, [],
                      ["deploy/kubernetes/base/kustomization.yaml", ".github/workflows/cd.yml"],
                      id="local-to-kubernetes"),
@@ -391,8 +391,8 @@ def test_update_from_the_previous_release_keeps_user_edits(history, fresh, tmp_p
     assert_user_edits_kept(project)
     assert stale_alert_rules(project) == []
     assert f"_commit: v{CURRENT}" in (project / ".copier-answers.yml").read_text()
-    for name in ("Makefile", ".github/workflows/ci.yml", f"src/{PACKAGE}/pipeline.py",
-                 f"src/{PACKAGE}/golden/__init__.py"):  # fmt: skip
+    for name in ("Makefile", ".github/workflows/ci.yml", f"src/{PACKAGE}/core/pipeline.py",
+                 f"src/{PACKAGE}/core/golden/__init__.py"):  # fmt: skip
         assert (project / name).read_bytes() == (fresh / name).read_bytes(), (
             f"{name} is not what {CURRENT} generates"
         )
@@ -427,7 +427,10 @@ def test_a_pipeline_the_team_changed_is_kept_beside_the_new_one(releases, fresh,
     assert conflicts(project) == []
     backup = pipeline.with_name("pipeline.py.before-v0.2.0")
     assert backup.read_text() == ours
-    assert pipeline.read_bytes() == (fresh / f"src/{PACKAGE}/pipeline.py").read_bytes()
+    # From 0.4.0 the template's pipeline is in core/.
+    assert not pipeline.exists()
+    new = f"src/{PACKAGE}/core/pipeline.py"
+    assert (project / new).read_bytes() == (fresh / new).read_bytes()
     changes = run("git", "status", "--porcelain", cwd=project).stdout.splitlines()
     assert f"A  src/{PACKAGE}/pipeline.py.before-v0.2.0" in changes
 
@@ -476,6 +479,40 @@ def test_a_current_0_3_0_baseline_needs_no_new_recording(releases, tmp_path, cap
     assert "does not match the code as it is (model.py changed" in capfd.readouterr().out
 
 
+def test_a_template_module_the_team_changed_is_kept_when_it_moves_into_core(
+    releases, fresh, tmp_path, capfd
+):
+    """0.4.0 moves the template's modules into core/ and the update removes the old files:
+    one the team changed is kept beside its new version, and the team's own code imports
+    the moved modules from core/."""
+    repo, versions = releases
+    if "0.3.0" not in versions or "v0.4.0" not in migrations_between("0.3.0", CURRENT):
+        pytest.skip(f"the move into core/ is migrated on updates from 0.3.0, not {versions}")
+    project = copy_at(repo, tmp_path / "project", "v0.3.0")
+    package = project / "src" / PACKAGE
+    ours = (package / "log.py").read_text() + "\n\n# Team: our log shipper reads this\n"
+    (package / "log.py").write_text(ours)
+    user_edits(project)  # commits, with a team test importing the package
+    capfd.readouterr()
+
+    update_to(project, f"v{CURRENT}", trust=True)
+
+    assert conflicts(project) == []
+    assert not (package / "log.py").exists()
+    assert (package / "core/log.py").read_bytes() == (
+        fresh / f"src/{PACKAGE}/core/log.py"
+    ).read_bytes()
+    assert (package / "core/log.py.before-v0.4.0").read_text() == ours
+    printed = capfd.readouterr().out
+    assert f"git diff --no-index src/{PACKAGE}/core/log.py.before-v0.4.0" in printed
+    assert_user_edits_kept(project)
+    schema = (package / "schema.py").read_text()
+    assert "from .core.contract import " in schema
+    assert sorted(path.name for path in package.glob("*.py")) == [
+        "__init__.py", "__main__.py", "features.py", "model.py", "schema.py"
+    ]  # fmt: skip
+
+
 def without_owner_note(path: Path) -> str:
     """A file's text without the owner note line scripts/ownership.py writes."""
     lines = path.read_text().splitlines(keepends=True)
@@ -503,7 +540,7 @@ def test_team_files_of_every_earlier_release_become_this_releases(releases, fres
         route = " -> ".join(path)
         assert conflicts(project) == [], route
         package = f"src/{PACKAGE}"
-        for name in ("schema.py", "features.py", "model.py", "config.py", "pipeline.py"):
+        for name in ("schema.py", "features.py", "model.py", "core/config.py", "core/pipeline.py"):
             ours, theirs = (project / package / name), (fresh / package / name)
             # The owner note reaches the team's own files in new projects only.
             assert without_owner_note(ours) == without_owner_note(theirs), f"{name} after {route}"

@@ -1,4 +1,4 @@
 # Template file (copier-mlops): `copier update` merges new versions into it.
-from .cli import app
+from .core.cli import app
 
 app()

@@ -17,10 +17,10 @@ from pathlib import Path
 import pandas as pd
 import pandera.pandas as pa
 
+from ..schema import CONTRACT
 from .config import PROJECT_ROOT
 from .log import logger
 from .monitoring.metrics import count_schema_failures
-from .schema import CONTRACT
 
 MANIFEST_NAME = "manifest.json"
 

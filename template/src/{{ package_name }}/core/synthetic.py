@@ -24,8 +24,8 @@ import pandas as pd
 import pyarrow as pa
 from pyarrow import csv
 
+from ..schema import CONTRACT
 from .contract import Boolean, Categorical, Datetime, Numeric
-from .schema import CONTRACT
 
 ID_COLUMN = CONTRACT.id_column
 TARGET = CONTRACT.target

@@ -10,9 +10,9 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ...schema import CONTRACT
 from ..data import DataError, project_path
 from ..pipeline import RunResult, save_model
-from ..schema import CONTRACT
 
 METRICS_FILE = "metrics.json"
 PREDICTIONS_FILE = "predictions.csv"

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..schema import CONTRACT
+from ...schema import CONTRACT
 from .baseline import Baseline, PredictionTolerances, Tolerances
 from .fingerprint import fingerprint_changes
 

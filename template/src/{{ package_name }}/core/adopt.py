@@ -71,7 +71,7 @@ SEED = 42
 # scripts/ownership.py); the files adopt writes carry it too.
 TEAM_NOTE = "# Your file: `copier update` never changes it (copier-mlops ownership)."
 STATE_FILE = ".adopt.json"
-TEMPLATE_FILES = "template_files.json"
+TEMPLATE_FILES = "core/template_files.json"
 LINE_LENGTH = 100
 
 
@@ -672,7 +672,7 @@ def render_schema(plan: Plan, source: str) -> str:
         "rules. Everything that checks or encodes the data is derived from CONTRACT.",
         '"""',
         "",
-        f"from .contract import {', '.join(kinds)}",
+        f"from .core.contract import {', '.join(kinds)}",
         "",
         "CONTRACT = Contract(",
         f"    id_column={_literal(plan.id_column)},",

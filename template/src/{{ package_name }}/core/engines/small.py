@@ -7,11 +7,11 @@ The task, the columns and their preprocessing come from the data contract (schem
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from ...features import build_features
+from ...model import build_model
+from ...schema import CONTRACT
 from ..config import Settings
-from ..features import build_features
 from ..log import step
-from ..model import build_model
-from ..schema import CONTRACT
 from .common import (
     Model,
     RunResult,

@@ -13,7 +13,7 @@ from ..config import Settings
 from ..data import sha256_of
 from .code import HASHING, code_digests
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]
+PACKAGE_DIR = Path(__file__).resolve().parents[2]
 REQUIREMENT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 

@@ -19,11 +19,11 @@ import dask.dataframe as dd
 import pandas as pd
 from distributed import Client, LocalCluster
 
+from ...schema import CONTRACT
 from ..config import Settings
 from ..contract import Numeric
 from ..data import DataError, check_row_count, record_columns, validate_batch
 from ..log import logger
-from ..schema import CONTRACT
 from .batched import RECORD
 
 # Narwhals announces that its Dask support moves to a separate package that is not

@@ -14,8 +14,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.metrics import confusion_matrix
 
+from ...schema import CONTRACT
 from ..contract import Boolean, Categorical, Column, Datetime
-from ..schema import CONTRACT
 from .drift import DriftReport, numbers
 from .history import OPTIMISED_METRIC
 

@@ -21,10 +21,10 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
+from ...features import build_features
+from ...schema import CONTRACT
 from ..data import DataError
-from ..features import build_features
 from ..log import step
-from ..schema import CONTRACT
 
 
 class Model(Protocol):

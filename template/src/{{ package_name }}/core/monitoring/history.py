@@ -7,8 +7,8 @@ from pathlib import Path
 import narwhals as nw
 from narwhals.typing import IntoFrame
 
+from ...schema import CONTRACT
 from ..contract import Categorical, Datetime
-from ..schema import CONTRACT
 
 # The metric the model minimises (pipeline.evaluate); the others are for people.
 OPTIMISED_METRIC = "log_loss" if CONTRACT.is_classification else "rmse"

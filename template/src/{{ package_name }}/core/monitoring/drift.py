@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ...schema import CONTRACT
 from ..contract import Boolean, Categorical, Column, Datetime
-from ..schema import CONTRACT
 
 BINS = 10
 PREDICTED = "predicted class" if CONTRACT.is_classification else "predicted value"

@@ -486,8 +486,9 @@ for _estimator in (TorchEstimator, TorchClassifier, TorchRegressor):
 
 
 def _reference(network: type[nn.Module]) -> str:
-    """Where the network class lives, relative to this package when it is one of its modules."""
-    package = __package__ or ""
+    """Where the network class lives, relative to the project's package (this module is in
+    its core/) when it is one of its modules: ".network:MLP", as every project saves it."""
+    package = (__package__ or "").rpartition(".")[0]
     module = network.__module__
     if package and module.startswith(package + "."):
         module = module[len(package) :]
@@ -496,4 +497,5 @@ def _reference(network: type[nn.Module]) -> str:
 
 def _resolve(reference: str) -> type[nn.Module]:
     module, _, name = reference.partition(":")
-    return getattr(importlib.import_module(module, __package__), name)
+    package = (__package__ or "").rpartition(".")[0]
+    return getattr(importlib.import_module(module, package or None), name)

@@ -15,10 +15,10 @@ committed code. This module runs the check and the update.
 import json
 from dataclasses import dataclass
 
+from ...schema import CONTRACT
 from ..config import Settings
 from ..data import MANIFEST_NAME, describe_manifest_entry, load_training_data
 from ..pipeline import RunResult, load_model, predict, run
-from ..schema import CONTRACT
 from .baseline import MODEL_FILE as MODEL_FILE
 from .baseline import Baseline as Baseline
 from .baseline import Tolerances as Tolerances

@@ -11,8 +11,8 @@ import pandas as pd
 from narwhals.typing import FrameT
 from sklearn.metrics import roc_auc_score
 
+from ...schema import CONTRACT
 from ..data import DataError
-from ..schema import CONTRACT
 
 # The held-out rows and the training order come from a multiplicative hash of the id,
 # in integer arithmetic that every engine evaluates identically: no engine's own hash

@@ -13,8 +13,8 @@ import pandas as pd
 from prometheus_client import Counter, Gauge, Histogram, Info
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ...schema import CONTRACT
 from ..contract import Categorical
-from ..schema import CONTRACT
 
 # Buckets of the predicted-value histogram where schema.py declares no target range.
 VALUE_BUCKETS = tuple(sign * 10.0**power for sign in (-1, 1) for power in range(-2, 7))

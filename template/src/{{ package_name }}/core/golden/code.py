@@ -27,18 +27,18 @@ HASHING = "definitions without docstrings or imports"
 # hashed.
 MODEL_CODE = (
     "schema.py",
-    "contract.py",
     "features.py",
     "model.py",
-    "pipeline.py",
-    "engines/common.py",
-    "engines/small.py",
-    "engines/medium.py",
-    "engines/large.py",
-    "engines/batched.py",
-    "engines/incremental.py",
     "network.py",
-    "torch_model.py",
+    "core/contract.py",
+    "core/pipeline.py",
+    "core/engines/common.py",
+    "core/engines/small.py",
+    "core/engines/medium.py",
+    "core/engines/large.py",
+    "core/engines/batched.py",
+    "core/engines/incremental.py",
+    "core/torch_model.py",
 )
 
 DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)

@@ -19,11 +19,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ...schema import CONTRACT
 from ..config import Settings
 from ..contract import Boolean, Categorical, Numeric
 from ..data import DataError, read_csv_batches, record_columns, validate_batches
 from ..log import logger
-from ..schema import CONTRACT
 from .batched import EVALUATION_BATCH_ROWS, RECORD
 
 # Rows read from a CSV file at a time while it is validated into the parquet cache.
