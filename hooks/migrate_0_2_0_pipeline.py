@@ -90,14 +90,17 @@ def after(pipeline: Path) -> str:
     if pipeline.is_file() and tracked_in_head(pipeline):
         # `before` staged the removal; the update has written the new file in its place.
         git("reset", "--quiet", "--", str(pipeline))
+    # From 0.4.0 the template's pipeline is in the package's core/.
+    moved = pipeline.parent / "core" / pipeline.name
+    current = moved if not pipeline.is_file() and moved.is_file() else pipeline
     if not backup.is_file():
-        return f"{pipeline} is now owned by the template: later updates keep it current."
+        return f"{current} is now owned by the template: later updates keep it current."
     return "\n".join(
         [
-            f"{pipeline} is now owned by the template; the update wrote the 0.2.0 version.",
+            f"{current} is now owned by the template; the update wrote its new version.",
             f"Your changed pipeline is kept as {backup}.",
             "To carry your changes over:",
-            f"  1. git diff --no-index {backup} {pipeline}",
+            f"  1. git diff --no-index {backup} {current}",
             "  2. Move model changes into build_model() in model.py and feature changes",
             "     into features.py: the template's pipeline calls only those, so later",
             "     updates keep your work without conflicts.",

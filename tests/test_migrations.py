@@ -670,7 +670,9 @@ def test_the_score_neutral_changes_are_this_releases_and_nothing_more():
 # --- 0.4.0: the template's modules move into core/ ----------------------------------------
 
 TEAM_SOURCES_0_3_0 = {
-    "src/churn/schema.py": "from .contract import Contract, Numeric\n\nCONTRACT = Contract(Numeric)\n",
+    "src/churn/schema.py": (
+        "from .contract import Contract, Numeric\n\nCONTRACT = Contract(Numeric)\n"
+    ),
     "src/churn/model.py": (
         "from pydantic import BaseModel\n\nfrom .network import MLP\n"
         "from .torch_model import TorchRegressor\n\nMODELS = (BaseModel, MLP, TorchRegressor)\n"
@@ -686,7 +688,9 @@ TEAM_SOURCES_0_3_0 = {
     ),
 }
 TEAM_SOURCES_0_4_0 = {
-    "src/churn/schema.py": "from .core.contract import Contract, Numeric\n\nCONTRACT = Contract(Numeric)\n",
+    "src/churn/schema.py": (
+        "from .core.contract import Contract, Numeric\n\nCONTRACT = Contract(Numeric)\n"
+    ),
     "src/churn/model.py": (
         "from pydantic import BaseModel\n\nfrom .core.torch_model import TorchRegressor\n"
         "from .network import MLP\n\nMODELS = (BaseModel, MLP, TorchRegressor)\n"
@@ -702,7 +706,9 @@ TEAM_SOURCES_0_4_0 = {
     ),
 }
 # What the update itself wrote: template-owned, in core/, left exactly as it is.
-CORE_SOURCE = "from .contract import Contract\nfrom .log import logger\n\nUSED = (Contract, logger)\n"
+CORE_SOURCE = (
+    "from .contract import Contract\nfrom .log import logger\n\nUSED = (Contract, logger)\n"
+)
 
 
 def updated_to_0_4_0(tmp_path: Path) -> Path:

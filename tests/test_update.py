@@ -432,7 +432,8 @@ def test_a_pipeline_the_team_changed_is_kept_beside_the_new_one(releases, fresh,
     new = f"src/{PACKAGE}/core/pipeline.py"
     assert (project / new).read_bytes() == (fresh / new).read_bytes()
     changes = run("git", "status", "--porcelain", cwd=project).stdout.splitlines()
-    assert f"A  src/{PACKAGE}/pipeline.py.before-v0.2.0" in changes
+    moved = f"R  src/{PACKAGE}/pipeline.py -> src/{PACKAGE}/pipeline.py.before-v0.2.0"
+    assert moved in changes
 
 
 BASELINE = Path("tests/golden/baseline")
