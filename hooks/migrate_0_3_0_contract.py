@@ -191,19 +191,43 @@ def digest(text: str) -> str:
     return hashlib.sha256(text.replace("\r\n", "\n").encode()).hexdigest()
 
 
+def derived(template_dir: Path, answers: dict) -> dict:
+    """The answers with the template's derived variables (`when: false` in copier.yml),
+    such as the flag that chooses the one model.py of the answers."""
+    questions = yaml.safe_load((template_dir / "copier.yml").read_text()) or {}
+    environment = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    values = dict(answers)
+    for key, question in questions.items():
+        if isinstance(question, dict) and question.get("when") is False:
+            default = question.get("default")
+            if isinstance(default, str) and question.get("type") == "bool":
+                try:
+                    values[key] = environment.from_string(default).render(**values) == "True"
+                except jinja2.UndefinedError:
+                    continue
+    return values
+
+
 def render(template_dir: Path, name: str, answers: dict) -> str:
-    """The 0.3.0 version of src/<package>/<name> for these answers, as copier renders it."""
+    """The current version of src/<package>/<name> for these answers, as copier renders it:
+    the file of the template's whose name renders to `name` (a variant's file name tests a
+    derived flag, `{% if model_... %}model.py{% endif %}`)."""
     directory = template_dir / "template" / "src" / "{{ package_name }}"
-    for source in (directory / f"{name}.jinja", directory / name):
-        if source.is_file():
-            break
-    else:
+    environment = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    values = derived(template_dir, answers)
+    chosen = [
+        source
+        for source in sorted(directory.iterdir())
+        if source.is_file()
+        and environment.from_string(source.name).render(**values).removesuffix(".jinja") == name
+    ]
+    if len(chosen) != 1:
         raise MigrationError(f"the template at {template_dir} has no src/<package>/{name}")
+    (source,) = chosen
     if source.suffix != ".jinja":
         return source.read_text()
-    environment = jinja2.Environment(keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
     try:
-        return environment.from_string(source.read_text()).render(**answers)
+        return environment.from_string(source.read_text()).render(**values)
     except jinja2.UndefinedError as error:
         raise MigrationError(f"cannot render {name} from the recorded answers: {error}") from None
 

@@ -98,7 +98,7 @@ def destination(source: Path) -> str:
     """Where a template file lands in a project, as the docs write it."""
     relative = source.relative_to(TEMPLATE).as_posix().removesuffix(".jinja")
     relative = relative.replace("{{ package_name }}", PACKAGE)
-    return re.sub(r"\{% if \w+ %\}(\w+)\{% endif %\}", r"\1", relative)
+    return re.sub(r"\{% if \w+ %\}([\w.]+)\{% endif %\}", r"\1", relative)
 
 
 def matches(path: str, pattern: str) -> bool:

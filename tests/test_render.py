@@ -287,7 +287,8 @@ PATH_FLAG = re.compile(r"\{% if ([a-z0-9_]+) %\}[^{}]+\{% endif %\}")
 
 def test_template_paths_choose_no_variant_but_through_a_derived_flag():
     """Variants are whole files that copier.yml's `_exclude` leaves out per answer; a path
-    holds no condition, except the golden baselines' test of one derived variable."""
+    holds no condition, except the one-path variants' (golden baselines, model.py) test of
+    one derived variable."""
     derived = {
         name
         for name, spec in QUESTIONS.items()
