@@ -100,7 +100,9 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
             *(f"golden/{name}.py" for name in ("__init__", "code", "fingerprint", "baseline",
                                                "compare", "guards")),
             "log.py", "model.py", "pipeline.py",
-            "schema.py", "serve.py", "synthetic.py", "adopt.py", "template_files.json",
+            "schema.py", "serve.py", "synthetic.py", "template_files.json",
+            *(f"adopt/{name}.py" for name in ("__init__", "errors", "scan", "infer", "plan",
+                                              "render", "project")),
         )
     }  # fmt: skip
     files |= {
