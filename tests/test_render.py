@@ -123,7 +123,10 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         files.add(f"src/{package}/tracking.py")
     framework = answers.get("framework", "sklearn" if answers["compute"] == "cpu" else "pytorch")
     if framework == "pytorch":
-        files |= {f"src/{package}/{name}.py" for name in ("torch_model", "network", "distributed")}
+        files |= {
+            f"src/{package}/{name}.py"
+            for name in ("torch_model", "torch_estimator", "torch_device", "network", "distributed")
+        }
         files |= {"tests/test_torch_model.py", "tests/test_distributed.py"}
     if answers["ci_provider"] == "github":
         files |= {".github/workflows/ci.yml", ".github/workflows/template-update.yml"}

@@ -39,6 +39,8 @@ MODEL_CODE = (
     "engines/incremental.py",
     "network.py",
     "torch_model.py",
+    "torch_estimator.py",
+    "torch_device.py",
 )
 
 DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
