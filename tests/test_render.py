@@ -16,6 +16,8 @@ from tests.helpers import QUESTIONS, ROOT, TEMPLATE, generate, require_tool, run
 
 JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#|%\}|#\}")
 BIN = Path(sys.executable).parent
+# No module of a generated package is longer (issue #19).
+MAX_MODULE_LINES = 400
 
 KUBERNETES = "deploy/kubernetes"
 DEPLOY_FILES = {
@@ -237,6 +239,17 @@ def test_ruff_clean_as_rendered(project):
     ruff = str(BIN / "ruff")
     run(ruff, "check", "--no-cache", ".", cwd=project)
     run(ruff, "format", "--check", "--no-cache", ".", cwd=project)
+
+
+def test_no_package_module_is_over_400_lines(project):
+    """Each module of the generated package keeps to one concern, short enough to read
+    whole."""
+    long = {}
+    for path in sorted((project / "src").rglob("*.py")):
+        lines = len(path.read_text().splitlines())
+        if lines > MAX_MODULE_LINES:
+            long[str(path.relative_to(project))] = lines
+    assert long == {}
 
 
 def test_workflows_pass_schema_and_zizmor(project, answers):
