@@ -15,6 +15,7 @@ import json
 import os
 import re
 import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -38,6 +39,8 @@ from tests.helpers import (
 
 PROJECT = "Acme outcomes"
 PACKAGE = "acme_outcomes"
+# data adopt's code in a generated project.
+ADOPT_PACKAGE = f"src/{PACKAGE}/core/adopt"
 
 # The shipped example's names: none may appear in a template-owned file once a project
 # has adopted other data.
@@ -287,11 +290,18 @@ def test_answer_changes_after_adoption_merge_without_conflicts_and_stay_green(ad
 
 
 def _adopt_module(project: Path):
+    """The rendered adopt package, loaded on its own (it imports no sibling module)."""
+    package, name = project / ADOPT_PACKAGE, "rendered_adopt"
     spec = importlib.util.spec_from_file_location(
-        "rendered_adopt", project / f"src/{PACKAGE}/adopt.py"
+        name, package / "__init__.py", submodule_search_locations=[str(package)]
     )
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.modules[name] = module  # its relative imports look the package up here
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        for loaded in [key for key in sys.modules if key == name or key.startswith(name + ".")]:
+            del sys.modules[loaded]
     return module
 
 
@@ -300,20 +310,29 @@ def test_adopt_writes_the_tolerances_and_hashes_the_template_writes(tmp_path, ta
     project = generate(tmp_path / "project", project_name=PROJECT, task=task)
     adoption = _adopt_module(project)
     tolerances = project / "tests/golden/tolerances.yml"
-    assert adoption.render_tolerances(task) == tolerances.read_text()
-    assert f"# {ownership.NOTES['exclude']}" == adoption.TEAM_NOTE
-    assert adoption.FEATURES.startswith(adoption.TEAM_NOTE + "\n")
-    recorded = json.loads((project / f"src/{PACKAGE}/{adoption.TEMPLATE_FILES}").read_text())
+    assert adoption.render.render_tolerances(task) == tolerances.read_text()
+    assert f"# {ownership.NOTES['exclude']}" == adoption.render.TEAM_NOTE
+    assert adoption.render.FEATURES.startswith(adoption.render.TEAM_NOTE + "\n")
+    package = project / f"src/{PACKAGE}"
+    recorded = json.loads((package / adoption.project.TEMPLATE_FILES).read_text())
     assert set(recorded) == {"model.py", "schema.py", "features.py"}
     for name, digest in recorded.items():
-        assert adoption.sha256_text((project / f"src/{PACKAGE}/{name}").read_bytes()) == digest
+        assert adoption.project.sha256_text((package / name).read_bytes()) == digest
+
+
+def test_the_written_schema_points_at_the_inference_rules(tmp_path):
+    project = generate(tmp_path / "project", project_name=PROJECT)
+    adoption = _adopt_module(project)
+    rules = project / f"src/{PACKAGE}" / adoption.render.RULES
+    assert rules.is_file()
+    assert "The rules, so that a reviewer" in rules.read_text()
 
 
 def test_adopt_replaces_only_the_model_section_of_params(tmp_path):
     project = generate(tmp_path / "project", project_name=PROJECT, data_size="medium")
     adoption = _adopt_module(project)
     text = (project / "params.yml").read_text()
-    rewritten = adoption.render_params(text, {"alpha": 0.5})
+    rewritten = adoption.render.render_params(text, {"alpha": 0.5})
     import yaml
 
     before, after = yaml.safe_load(text), yaml.safe_load(rewritten)

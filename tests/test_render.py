@@ -16,6 +16,8 @@ from tests.helpers import QUESTIONS, ROOT, TEMPLATE, generate, require_tool, run
 
 JINJA_LEFTOVER = re.compile(r"(?<!\$)\{\{|\{%|\{#|%\}|#\}")
 BIN = Path(sys.executable).parent
+# No module of a generated package is longer (issue #19).
+MAX_MODULE_LINES = 400
 
 KUBERNETES = "deploy/kubernetes"
 DEPLOY_FILES = {
@@ -101,7 +103,9 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
             "__init__.py", "cli.py", "config.py", "contract.py", "data.py",
             *(f"golden/{name}.py" for name in ("__init__", "code", "fingerprint", "baseline",
                                                "compare", "guards")),
-            "log.py", "pipeline.py", "serve.py", "synthetic.py", "adopt.py", "template_files.json",
+            "log.py", "pipeline.py", "serve.py", "synthetic.py", "template_files.json",
+            *(f"adopt/{name}.py" for name in ("__init__", "errors", "scan", "infer", "plan",
+                                              "render", "project")),
         )
     }  # fmt: skip
     files |= {
@@ -123,7 +127,10 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
     framework = answers.get("framework", "sklearn" if answers["compute"] == "cpu" else "pytorch")
     if framework == "pytorch":
         files |= {f"src/{package}/network.py"}
-        files |= {f"src/{package}/core/{name}.py" for name in ("torch_model", "distributed")}
+        files |= {
+            f"src/{package}/core/{name}.py"
+            for name in ("torch_model", "torch_estimator", "torch_device", "distributed")
+        }
         files |= {"tests/test_torch_model.py", "tests/test_distributed.py"}
     if answers["ci_provider"] == "github":
         files |= {".github/workflows/ci.yml", ".github/workflows/template-update.yml"}
@@ -234,6 +241,17 @@ def test_ruff_clean_as_rendered(project):
     ruff = str(BIN / "ruff")
     run(ruff, "check", "--no-cache", ".", cwd=project)
     run(ruff, "format", "--check", "--no-cache", ".", cwd=project)
+
+
+def test_no_package_module_is_over_400_lines(project):
+    """Each module of the generated package keeps to one concern, short enough to read
+    whole."""
+    long = {}
+    for path in sorted((project / "src").rglob("*.py")):
+        lines = len(path.read_text().splitlines())
+        if lines > MAX_MODULE_LINES:
+            long[str(path.relative_to(project))] = lines
+    assert long == {}
 
 
 def test_workflows_pass_schema_and_zizmor(project, answers):

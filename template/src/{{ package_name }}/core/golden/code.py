@@ -39,6 +39,8 @@ MODEL_CODE = (
     "core/engines/batched.py",
     "core/engines/incremental.py",
     "core/torch_model.py",
+    "core/torch_estimator.py",
+    "core/torch_device.py",
 )
 
 DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
