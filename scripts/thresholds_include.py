@@ -2,7 +2,7 @@
 
     python3 -m uv run scripts/thresholds_include.py [--check]
 
-The generated project's `Thresholds` model (src/<package>/monitoring/thresholds.py) is
+The generated project's `Thresholds` model (src/<package>/core/monitoring/thresholds.py) is
 the one definition of every monitoring threshold: its default, whether it is a whole
 number, its bounds and the task it belongs to. Copier cannot run that Python at copy
 time (no `--trust`), so the Jinja include that renders thresholds.yml and checks a
@@ -19,7 +19,7 @@ from pathlib import Path
 from annotated_types import Ge, Gt, Le, Lt
 
 ROOT = Path(__file__).resolve().parents[1]
-MODEL = ROOT / "template" / "src" / "{{ package_name }}" / "monitoring" / "thresholds.py"
+MODEL = ROOT / "template" / "src" / "{{ package_name }}" / "core" / "monitoring" / "thresholds.py"
 INCLUDE = ROOT / "includes" / "monitoring" / "thresholds.jinja"
 COMMAND = "python3 -m uv run scripts/thresholds_include.py"
 BEGIN = "{#- generated:begin by scripts/thresholds_include.py from thresholds.py -#}"

@@ -2,13 +2,20 @@
 thresholds included, and the alert rules a project is generated with are exactly what
 its own generator writes from those thresholds."""
 
+import re
+import shutil
 import subprocess
 import sys
+from functools import cache
 from pathlib import Path
 
 import pytest
 import yaml
 from copier import run_copy
+from hypothesis import Phase, given, settings
+from hypothesis import strategies as st
+from jinja2 import FileSystemLoader
+from jinja2.sandbox import SandboxedEnvironment
 
 from tests.helpers import (
     DEFAULT_NAME,
@@ -162,3 +169,118 @@ def test_a_changed_bound_in_the_model_changes_the_copy_time_check(tmp_path):
     assert '"max_error_rate": 0.02' in block
     assert '"max_error_rate": [false, 0, false, 0.5]' in block
     assert block != thresholds_include.block(thresholds_include.load_model())
+
+
+def test_copy_time_alert_rules_are_generated_from_the_projects_alerts():
+    """includes/monitoring/alerts.jinja holds alerts.py's rules as scripts/alerts_include.py
+    writes them: each rule is written once, in the project's Python."""
+    result = script_check("alerts_include.py")
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.fixture
+def alerts_copy(tmp_path) -> Path:
+    """alerts.py in a copy of its package folder, to change."""
+    from scripts import alerts_include
+
+    folder = tmp_path / "monitoring"
+    shutil.copytree(
+        alerts_include.ALERTS.parent, folder, ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return folder / alerts_include.ALERTS.name
+
+
+def edited_block(path: Path, old: str, new: str) -> str:
+    from scripts import alerts_include
+
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new))
+    return alerts_include.block(alerts_include.load_alerts(path), path.read_text())
+
+
+def test_a_changed_rule_in_alerts_py_changes_the_copy_time_rules(alerts_copy):
+    from scripts import alerts_include
+
+    block = edited_block(
+        alerts_copy,
+        '"fast": t.max_p95_latency_seconds / 2',
+        '"fast": t.max_p95_latency_seconds / 4',
+    )
+    assert '"fast": t.max_p95_latency_seconds / 4' in block
+    block = edited_block(alerts_copy, 'severity="critical",\n        summary="Prometheus',
+                         'severity="page",\n        summary="Prometheus')  # fmt: skip
+    assert '"severity": "page"' in block
+    assert block != alerts_include.block(
+        alerts_include.load_alerts(), alerts_include.ALERTS.read_text()
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        (
+            '"slow": t.max_p95_latency_seconds * 2',
+            '"slow": max(t.max_p95_latency_seconds, 2)',
+            "a named value is a number, a threshold",
+        ),
+        ("(PSI above %(max_drift_psi)g)", "(PSI above %(max_drift_psi)s)", "use %(name)d"),
+        ("(PSI above %(max_drift_psi)g)", "(PSI above %(max_psi)g)", "names max_psi"),
+    ],
+    ids=["untranslatable-value", "other-conversion", "unknown-name"],
+)
+def test_what_the_copy_cannot_carry_is_refused(alerts_copy, old, new, message):
+    with pytest.raises(SystemExit, match=re.escape(message)):
+        edited_block(alerts_copy, old, new)
+
+
+@cache
+def copy_time_environment() -> SandboxedEnvironment:
+    """Copier's Jinja as it renders the alert files: sandboxed, with its default filters."""
+    return SandboxedEnvironment(
+        loader=FileSystemLoader(str(ROOT)),
+        extensions=["jinja2_ansible_filters.AnsibleCoreFiltersExtension"],
+        keep_trailing_newline=True,
+    )
+
+
+@cache
+def project_alerts():
+    from scripts import alerts_include
+
+    return alerts_include.load_alerts()
+
+
+def any_thresholds() -> st.SearchStrategy[dict]:
+    """Some thresholds within the model's bounds, the others left to their defaults."""
+    from scripts import thresholds_include
+
+    drawn = {}
+    for name, field in thresholds_include.load_model().model_fields.items():
+        whole, low, low_allowed, high = thresholds_include.bounds_of(name, field)
+        if whole:
+            drawn[name] = st.integers(low, low + 10_000)
+        else:
+            top = 1e4 if high is None else high
+            drawn[name] = st.floats(low, top, exclude_min=not low_allowed, exclude_max=True)
+            if high is None:  # a whole number in a preset stays an int at copy time
+                drawn[name] |= st.integers(1, 100)
+    return st.fixed_dictionaries({}, optional=drawn)
+
+
+# No shrinking (a failure shows the thresholds as drawn): each example renders three files.
+@settings(max_examples=40, deadline=None, database=None, phases=[Phase.explicit, Phase.generate])
+@given(thresholds=any_thresholds(), task=st.sampled_from(["classification", "regression"]))
+def test_copy_time_rules_are_the_projects_for_any_thresholds(thresholds, task):
+    """The include renders, byte for byte, what alerts.py writes, whatever the thresholds."""
+    alerts = project_alerts()
+    limits = alerts.Thresholds.model_validate(thresholds)
+    documents = {
+        "monitoring/prometheus/alerts.yml": alerts.rules_document,
+        "monitoring/prometheus/alerts.test.yml": alerts.tests_document,
+        "deploy/kubernetes/base/prometheusrule-model.yaml": alerts.prometheus_rule_document,
+    }
+    for path, document in documents.items():
+        template = copy_time_environment().get_template(f"template/{path}.jinja")
+        rendered = template.render(task=task, thresholds=thresholds)
+        assert rendered == alerts.render(document(limits, task)), path
