@@ -30,7 +30,7 @@ ENGINE_MODULES = {
 }
 # What a medium or large project has that a small one has not.
 ENGINE_FILES = {
-    size: {f"src/engines/engines/{name}" for name in modules}
+    size: {f"src/engines/core/engines/{name}" for name in modules}
     | ({"tests/test_engine.py"} if size != "small" else set())
     for size, modules in ENGINE_MODULES.items()
     if size != "small"
