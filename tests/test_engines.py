@@ -77,14 +77,14 @@ def test_each_engine_renders_ruff_clean(projects):
 def test_pipeline_runs_on_the_chosen_engine_only(projects):
     """A project has its own engine's modules only; pipeline.py names it."""
     for size, project in projects.items():
-        package = project / "src" / "engines"
+        package = project / "src" / "engines" / "core"
         modules = {path.name for path in (package / "engines").glob("*.py")}
         assert modules == {"__init__.py", "common.py"} | ENGINE_MODULES[size]
         code = "".join(path.read_text() for path in (package / "engines").glob("*.py"))
         engines = {name for name, line in ENGINE_IMPORTS.items() if line in code}
         assert engines == ({size} if size != "small" else set())
         assert f"from .engines.{size} import " in (package / "pipeline.py").read_text()
-        model = (package / "model.py").read_text()
+        model = (package.parent / "model.py").read_text()
         assert ("def partial_fit" in model) == (size != "small")
 
 
@@ -96,7 +96,7 @@ def test_engine_settings_are_parameters_and_settings(projects):
         if size != "small":
             assert params["model"] == {"alpha": 0.0001}
             assert params["engine"] == {"batch_size": 1024, "epochs": 20}
-    config = (projects["large"] / "src/engines/config.py").read_text()
+    config = (projects["large"] / "src/engines/core/config.py").read_text()
     assert "scheduler_address: str | None" in config
 
 

@@ -52,7 +52,7 @@ def project_task(project: Path) -> str:
 def exported_metrics(project: Path) -> set[str]:
     """Series names the service exposes, from the metric declarations in metrics.py
     (those of the project's task)."""
-    source = (project / f"src/{PACKAGE}/monitoring/metrics.py").read_text()
+    source = (project / f"src/{PACKAGE}/core/monitoring/metrics.py").read_text()
     declared = re.findall(r"(Counter|Gauge|Histogram|Info)\(\s*\"(\w+)\"", source)
     assert len(declared) >= 8, declared
     other = set().union(
