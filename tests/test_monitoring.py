@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.error
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -218,6 +219,14 @@ def test_prometheus_scrapes_the_service_and_fires_a_lowered_threshold(tmp_path):
             tmp_path, {}, tmp_path / "prometheus.log",
         )  # fmt: skip
         try:
+            # The API answers 503 with a plain-text body until the TSDB is open: wait for
+            # /-/ready (its 503 is an HTTPError, which wait_for retries) before querying.
+            def ready() -> bool:
+                url = f"http://127.0.0.1:{prometheus_port}/-/ready"
+                with urllib.request.urlopen(url, timeout=5) as response:
+                    return response.status == 200
+
+            wait_for(ready, "Prometheus to be ready")
 
             def query(expr: str) -> list[dict]:
                 status, body = call(f"{api}/query?{urllib.parse.urlencode({'query': expr})}")
