@@ -22,30 +22,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-import yaml
+from migration import MigrationError, read_answers, run
 
 # sha256 of src/<package>/pipeline.py as copier-mlops 0.1.0 generated it (the file has no
 # Jinja, so it is the same for every answer).
 V0_1_0_SHA256 = "01c991de3fdae9a54a5655b3d924b0fd970f360da6b94341f8f56e8ec3078261"
 BACKUP_SUFFIX = ".before-v0.2.0"
-STAGES = ("before", "after")
-
-
-class MigrationError(Exception):
-    """Something the team must sort out before the update can go on."""
-
-
-def package_name(answers_file: Path) -> str:
-    if not answers_file.is_file():
-        raise MigrationError(
-            f"{answers_file} is missing: run the update from the project's root, where "
-            "copier recorded its answers"
-        )
-    answers = yaml.safe_load(answers_file.read_text()) or {}
-    name = answers.get("package_name")
-    if not isinstance(name, str) or not name.isidentifier():
-        raise MigrationError(f"{answers_file} records no valid package_name (found {name!r})")
-    return name
 
 
 def digest(path: Path) -> str:
@@ -111,20 +93,10 @@ def after(pipeline: Path) -> str:
     )
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] not in STAGES:
-        print(f"usage: {Path(__file__).name} before|after ANSWERS_FILE", file=sys.stderr)
-        return 2
-    stage, answers_file = argv
-    try:
-        pipeline = Path("src") / package_name(Path(answers_file)) / "pipeline.py"
-        message = before(pipeline) if stage == "before" else after(pipeline)
-    except MigrationError as error:
-        print(f"copier-mlops 0.2.0 migration: {error}", file=sys.stderr)
-        return 1
-    print(f"copier-mlops 0.2.0 migration ({stage}): {message}")
-    return 0
+def migrate(stage: str, answers_file: Path) -> str:
+    pipeline = Path("src") / read_answers(answers_file)["package_name"] / "pipeline.py"
+    return before(pipeline) if stage == "before" else after(pipeline)
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(run("0.2.0", Path(__file__).name, sys.argv[1:], migrate, "ANSWERS_FILE"))

@@ -31,10 +31,10 @@ from pathlib import Path
 
 import jinja2
 import yaml
+from migration import MigrationError, read_answers, run
 
 VERSION = "0.3.0"
 NEW_SUFFIX = f".v{VERSION}"
-STAGES = ("before", "after")
 FILES = ("schema.py", "features.py", "model.py")
 
 # sha256 (line endings read as Unix ones) of each file as earlier releases generated it:
@@ -159,28 +159,8 @@ def model_variant(answers: dict) -> str:
     return "sklearn small" if answers["data_size"] == "small" else "sklearn"
 
 
-class MigrationError(Exception):
-    """Something the team must sort out before the update can go on."""
-
-
-def read_answers(answers_file: Path) -> dict:
-    if not answers_file.is_file():
-        raise MigrationError(
-            f"{answers_file} is missing: run the update from the project's root, where "
-            "copier recorded its answers"
-        )
-    answers = yaml.safe_load(answers_file.read_text()) or {}
-    if not isinstance(answers, dict):
-        raise MigrationError(f"{answers_file} is not a mapping of answers")
-    name = answers.get("package_name")
-    if not isinstance(name, str) or not name.isidentifier():
-        raise MigrationError(f"{answers_file} records no valid package_name (found {name!r})")
-    for question in ("framework", "data_size"):
-        if not isinstance(answers.get(question), str):
-            raise MigrationError(
-                f"{answers_file} records no {question} (found {answers.get(question)!r}): "
-                "it is needed to tell which model the project was generated with"
-            )
+def read_project_answers(answers_file: Path) -> dict:
+    answers = read_answers(answers_file, "framework", "data_size")
     # Projects before 0.3.0 had no task question: they are all classification.
     answers.setdefault("task", "classification")
     return answers
@@ -436,28 +416,17 @@ def steps(plans: list[Plan], package_name: str, task: str) -> list[str]:
     return lines
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[0] not in STAGES:
-        usage = f"usage: {Path(__file__).name} before|after ANSWERS_FILE TEMPLATE_DIR"
-        print(usage, file=sys.stderr)
-        return 2
-    stage, answers_file, template_dir = argv
-    try:
-        answers = read_answers(Path(answers_file))
-        package = Path("src") / answers["package_name"]
-        plans = [Plan(package, name, answers, Path(template_dir)) for name in FILES]
-        if stage == "before":
-            todo = [str(plan.path) for plan in plans if plan.todo]
-            messages = [f"to migrate after the update: {', '.join(todo) or 'nothing'}"]
-        else:
-            messages = [line for plan in plans for line in plan.apply()]
-            messages += steps(plans, answers["package_name"], answers["task"])
-    except MigrationError as error:
-        print(f"copier-mlops {VERSION} migration: {error}", file=sys.stderr)
-        return 1
-    print(f"copier-mlops {VERSION} migration ({stage}): " + "\n".join(messages))
-    return 0
+def migrate(stage: str, answers_file: Path, template_dir: Path) -> str:
+    answers = read_project_answers(answers_file)
+    package = Path("src") / answers["package_name"]
+    plans = [Plan(package, name, answers, template_dir) for name in FILES]
+    if stage == "before":
+        todo = [str(plan.path) for plan in plans if plan.todo]
+        return f"to migrate after the update: {', '.join(todo) or 'nothing'}"
+    messages = [line for plan in plans for line in plan.apply()]
+    return "\n".join(messages + steps(plans, answers["package_name"], answers["task"]))
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    arguments = ("ANSWERS_FILE", "TEMPLATE_DIR")
+    sys.exit(run(VERSION, Path(__file__).name, sys.argv[1:], migrate, *arguments))

@@ -50,10 +50,9 @@ import sys
 from pathlib import Path
 from types import ModuleType
 
-import yaml
+from migration import MigrationError, read_answers, run
 
 VERSION = "0.4.0"
-STAGES = ("before", "after")
 # The template-owned modules and sub-packages of src/<package>/ that 0.4.0 moves to core/.
 MOVED_MODULES = (
     "adopt",
@@ -104,23 +103,6 @@ SCORE_NEUTRAL = {
 # How 0.3.0 hashed each module: its whole syntax tree, without docstrings.
 V0_3_0_HASHING = "syntax tree without docstrings"
 DOCUMENTED = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)
-
-
-class MigrationError(Exception):
-    """Something the team must sort out before the update can go on."""
-
-
-def package_name(answers_file: Path) -> str:
-    if not answers_file.is_file():
-        raise MigrationError(
-            f"{answers_file} is missing: run the update from the project's root, where "
-            "copier recorded its answers"
-        )
-    answers = yaml.safe_load(answers_file.read_text()) or {}
-    name = answers.get("package_name") if isinstance(answers, dict) else None
-    if not isinstance(name, str) or not name.isidentifier():
-        raise MigrationError(f"{answers_file} records no valid package_name (found {name!r})")
-    return name
 
 
 def load_hashing(template_dir: Path) -> ModuleType:
@@ -388,26 +370,13 @@ def after(package: Path) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str]) -> int:
-    if len(argv) != 3 or argv[0] not in STAGES:
-        usage = f"usage: {Path(__file__).name} before|after ANSWERS_FILE TEMPLATE_DIR"
-        print(usage, file=sys.stderr)
-        return 2
-    stage, answers_file, template_dir = argv
-    try:
-        package = Path("src") / package_name(Path(answers_file))
-        if stage == "before":
-            message = "\n".join(
-                [before(package, Path(template_dir)), *keep_changed_modules(package)]
-            )
-        else:
-            message = after(package)
-    except MigrationError as error:
-        print(f"copier-mlops {VERSION} migration: {error}", file=sys.stderr)
-        return 1
-    print(f"copier-mlops {VERSION} migration ({stage}): {message}")
-    return 0
+def migrate(stage: str, answers_file: Path, template_dir: Path) -> str:
+    package = Path("src") / read_answers(answers_file)["package_name"]
+    if stage == "after":
+        return after(package)
+    return "\n".join([before(package, template_dir), *keep_changed_modules(package)])
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    arguments = ("ANSWERS_FILE", "TEMPLATE_DIR")
+    sys.exit(run(VERSION, Path(__file__).name, sys.argv[1:], migrate, *arguments))

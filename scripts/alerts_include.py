@@ -20,7 +20,6 @@ the templates, the YAML documents) that names no rule. `--check` writes nothing 
 while the copy differs from alerts.py.
 """
 
-import argparse
 import ast
 import dataclasses
 import importlib
@@ -30,7 +29,9 @@ import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts.generated import ROOT, write_or_check
+
 # The one place that says where the generated project's alert rules are.
 ALERTS = ROOT / "template" / "src" / "{{ package_name }}" / "core" / "monitoring" / "alerts.py"
 INCLUDE = ROOT / "includes" / "monitoring" / "alerts.jinja"
@@ -238,22 +239,13 @@ def written(text: str, module, source: str) -> str:
     return text[:start] + block(module, source) + text[end:]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if stale")
-    check = parser.parse_args().check
-    text = INCLUDE.read_text()
-    fresh = written(text, load_alerts(), ALERTS.read_text())
-    if fresh == text:
-        return 0
-    if check:
-        print(f"{INCLUDE.relative_to(ROOT)} differs from alerts.py: run {COMMAND}",
-              file=sys.stderr)  # fmt: skip
-        return 1
-    INCLUDE.write_text(fresh)
-    print(f"wrote {INCLUDE.relative_to(ROOT)}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(
+        write_or_check(
+            __doc__.splitlines()[0],
+            INCLUDE,
+            lambda text: written(text, load_alerts(), ALERTS.read_text()),
+            ALERTS.name,
+            COMMAND,
+        )
+    )

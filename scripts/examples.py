@@ -8,12 +8,12 @@ that generates the most files, and writes both trees with the answers used and a
 each top-level folder. `--check` writes nothing and exits 1 while the page is out of date.
 """
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from scripts.combinations import Rendered, largest, render_many
+from scripts.generated import write_or_check
 from tests.conftest import pairwise_answers
 from tests.helpers import QUESTIONS, ROOT
 
@@ -124,20 +124,9 @@ def page() -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="exit 1 if the page is stale")
-    text = page()
-    if parser.parse_args().check:
-        if not PAGE.is_file() or PAGE.read_text() != text:
-            print(f"{PAGE.relative_to(ROOT)} is out of date: run `{COMMAND}`", file=sys.stderr)
-            return 1
-        print(f"{PAGE.relative_to(ROOT)} is up to date")
-        return 0
-    PAGE.write_text(text)
-    print(f"wrote {PAGE.relative_to(ROOT)}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(
+        write_or_check(
+            __doc__.splitlines()[0], PAGE, lambda _: page(), "the rendered template", COMMAND
+        )
+    )

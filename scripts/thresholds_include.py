@@ -11,14 +11,15 @@ preset's `thresholds` answer holds a copy, between the `generated:begin` and
 while the copy differs from the model.
 """
 
-import argparse
 import importlib.util
 import sys
 from pathlib import Path
 
 from annotated_types import Ge, Gt, Le, Lt
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from scripts.generated import ROOT, write_or_check
+
 MODEL = ROOT / "template" / "src" / "{{ package_name }}" / "core" / "monitoring" / "thresholds.py"
 INCLUDE = ROOT / "includes" / "monitoring" / "thresholds.jinja"
 COMMAND = "python3 -m uv run scripts/thresholds_include.py"
@@ -99,22 +100,13 @@ def written(text: str, model: type) -> str:
     return text[:start] + block(model) + text[end:]
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if stale")
-    check = parser.parse_args().check
-    text = INCLUDE.read_text()
-    fresh = written(text, load_model())
-    if fresh == text:
-        return 0
-    if check:
-        print(f"{INCLUDE.relative_to(ROOT)} differs from thresholds.py: run {COMMAND}",
-              file=sys.stderr)  # fmt: skip
-        return 1
-    INCLUDE.write_text(fresh)
-    print(f"wrote {INCLUDE.relative_to(ROOT)}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(
+        write_or_check(
+            __doc__.splitlines()[0],
+            INCLUDE,
+            lambda text: written(text, load_model()),
+            MODEL.name,
+            COMMAND,
+        )
+    )

@@ -29,6 +29,10 @@ QUESTIONS = {
     if not name.startswith("_")
 }
 DEFAULT_NAME = "Wine quality"
+# The generated tests that exercise the training engine (the data size answer) and PyTorch;
+# the rest of a generated suite does not depend on either.
+ENGINE_TESTS = ("tests/test_engine.py", "tests/test_pipeline.py", "tests/golden")
+TORCH_TESTS = ("tests/test_torch_model.py", "tests/test_distributed.py")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

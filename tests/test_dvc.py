@@ -365,20 +365,6 @@ def cli(project: Path, env: dict[str, str], *args: str) -> subprocess.CompletedP
 
 
 @pytest.mark.slow
-def test_s3_push_pull_and_a_corrupted_remote_copy_is_caught(s3_server, tmp_path):
-    project, env, client = s3_project(tmp_path, s3_server, BUCKET)
-    round_trip(
-        project,
-        env,
-        read_remote=lambda: client.get_object(Bucket=BUCKET, Key=OBJECT_KEY)["Body"].read(),
-        overwrite_remote=lambda data: client.put_object(Bucket=BUCKET, Key=OBJECT_KEY, Body=data),
-        # golden check retrains and compares with the baseline; the data tests include
-        # the generated test of the DVC-specific missing-file message.
-        checks=[("wine_quality", "golden", "check"), ("pytest", "-q", "tests/test_data.py")],
-    )
-
-
-@pytest.mark.slow
 def test_azure_blob_push_pull_and_a_corrupted_remote_copy_is_caught(azurite, tmp_path):
     project = generate(
         tmp_path / "wine-quality",
@@ -414,11 +400,23 @@ def test_azure_blob_push_pull_and_a_corrupted_remote_copy_is_caught(azurite, tmp
 
 
 @pytest.mark.slow
-def test_adopted_data_is_pushed_to_the_s3_remote_and_pulled_back(s3_server, tmp_path):
-    """`data adopt` in a DVC project: the example's pointer goes, the adopted sample is
-    git-ignored, `make golden-push` records and uploads it, and a clone's `make setup`
+def test_s3_round_trip_catches_a_corrupted_copy_and_carries_adopted_data(s3_server, tmp_path):
+    """One project on the S3 server. The shipped CSV: first push, a clone's pull, a damaged
+    remote copy caught. Then `data adopt`: the example's pointer goes, the adopted sample
+    is git-ignored, `make golden-push` records and uploads it, and a clone's `make setup`
     pulls it back for the golden check."""
-    project, env, client = s3_project(tmp_path, s3_server, "adopted-golden")
+    project, env, client = s3_project(tmp_path, s3_server, BUCKET)
+    round_trip(
+        project,
+        env,
+        read_remote=lambda: client.get_object(Bucket=BUCKET, Key=OBJECT_KEY)["Body"].read(),
+        overwrite_remote=lambda data: client.put_object(Bucket=BUCKET, Key=OBJECT_KEY, Body=data),
+        # golden check retrains and compares with the baseline; the data tests include
+        # the generated test of the DVC-specific missing-file message.
+        checks=[("wine_quality", "golden", "check"), ("pytest", "-q", "tests/test_data.py")],
+    )
+    # The team replaces the example data, whose local copy the damaged pull left behind.
+    (project / "data/golden/wine.csv").write_bytes(GOLDEN_CSV.read_bytes())
 
     adopted = run("uv", "run", "wine_quality", "data", "adopt", str(iris(tmp_path)),
                   "--target", "species", cwd=project, env=env)  # fmt: skip
@@ -434,9 +432,7 @@ def test_adopted_data_is_pushed_to_the_s3_remote_and_pulled_back(s3_server, tmp_
     run("make", "golden-push", cwd=project, env=env)
     pointer = yaml.safe_load((project / "data/golden/flowers.csv.dvc").read_text())
     md5 = pointer["outs"][0]["md5"]
-    stored = client.get_object(
-        Bucket="adopted-golden", Key=f"wine_quality/files/md5/{md5[:2]}/{md5[2:]}"
-    )
+    stored = client.get_object(Bucket=BUCKET, Key=f"wine_quality/files/md5/{md5[:2]}/{md5[2:]}")
     assert stored["Body"].read() == golden.read_bytes()
     git_commit_all(project, "Adopt flowers.csv")
 

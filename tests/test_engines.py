@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from tests import torch_wheels
-from tests.helpers import TEMPLATE, choices, generate, require_tool, run, set_up
+from tests.helpers import ENGINE_TESTS, TEMPLATE, choices, generate, require_tool, run, set_up
 
 BIN = Path(sys.executable).parent
 SIZES = choices("data_size")
@@ -218,7 +218,6 @@ def test_engine_project_trains_as_its_baseline_and_passes_its_engine_tests(
     metrics = json.loads((project / "reports/metrics.json").read_text())
     baseline = json.loads((project / "tests/golden/baseline/metrics.json").read_text())
     assert metrics == pytest.approx(baseline, abs=1e-9)
-    engine_tests = ("tests/test_engine.py", "tests/test_pipeline.py", "tests/golden")
-    result = run("uv", "run", "pytest", "-q", *engine_tests, cwd=project, env=env)
+    result = run("uv", "run", "pytest", "-q", *ENGINE_TESTS, cwd=project, env=env)
     assert " passed" in result.stdout
     assert "failed" not in result.stdout

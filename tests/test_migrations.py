@@ -19,10 +19,21 @@ import yaml
 
 from tests.helpers import ROOT, git_commit_all, run
 
-HOOK = ROOT / "hooks" / "migrate_0_2_0_pipeline.py"
+HOOKS = ROOT / "hooks"
+HOOK = HOOKS / "migrate_0_2_0_pipeline.py"
 V0_1_0 = "c4e5207"
 PIPELINE = Path("src/churn/pipeline.py")
 BACKUP = Path("src/churn/pipeline.py.before-v0.2.0")
+
+
+def load_hook(script: Path):
+    """A migration script as a module; it imports hooks/migration.py as Copier's run does."""
+    if str(HOOKS) not in sys.path:
+        sys.path.insert(0, str(HOOKS))
+    spec = importlib.util.spec_from_file_location(script.stem, script)
+    hook = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hook)
+    return hook
 
 
 def v0_1_0_pipeline() -> str:
@@ -65,9 +76,7 @@ def update_writes_pipeline(project: Path, text: str) -> None:
 
 
 def test_the_recorded_hash_is_the_0_1_0_pipeline():
-    spec = importlib.util.spec_from_file_location("migrate_0_2_0_pipeline", HOOK)
-    hook = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hook)
+    hook = load_hook(HOOK)
     assert hashlib.sha256(v0_1_0_pipeline().encode()).hexdigest() == hook.V0_1_0_SHA256
 
 
@@ -177,7 +186,7 @@ def test_wrong_arguments_print_the_usage(project):
 
 # --- 0.3.0: the data contract, and ModelParams in model.py ------------------------------
 
-HOOK_0_3_0 = ROOT / "hooks" / "migrate_0_3_0_contract.py"
+HOOK_0_3_0 = HOOKS / "migrate_0_3_0_contract.py"
 V0_2_0 = "7a28afc"
 SOURCE = "template/src/{{ package_name }}"
 # One answer set per model.py that 0.2.0 generated.
@@ -193,13 +202,6 @@ TEAM_FEATURE = """
 def ash_per_alcohol(ash, alcohol):
     return ash / alcohol
 """
-
-
-def load_hook():
-    spec = importlib.util.spec_from_file_location("migrate_0_3_0_contract", HOOK_0_3_0)
-    hook = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hook)
-    return hook
 
 
 def released(commit: str, name: str, answers: dict) -> str:
@@ -226,8 +228,8 @@ def migrate_0_3_0(project: Path, stage: str) -> subprocess.CompletedProcess:
 
 def current(name: str, answers: dict) -> str:
     """What this release generates for src/<package>/<name> (rendered as the hook does)."""
-    return load_hook().render(ROOT, name, {"package_name": "churn", "task": "classification",
-                                           **answers})  # fmt: skip
+    answers = {"package_name": "churn", "task": "classification", **answers}
+    return load_hook(HOOK_0_3_0).render(ROOT, name, answers)
 
 
 def at_0_2_0(tmp_path: Path, model: str = "small") -> Path:
@@ -270,7 +272,7 @@ def import_contract(project: Path):
     (in core/), after the 0.4.0 migration that follows in the chain rewrote its imports."""
     package = project / "src" / "churn"
     schema = (package / "schema.py").read_text()
-    (package / "schema.py").write_text(load_0_4_0_hook().rewrite_imports(schema, "churn", []))
+    (package / "schema.py").write_text(load_hook(HOOK_0_4_0).rewrite_imports(schema, "churn", []))
     (package / "core").mkdir()
     (package / "core" / "contract.py").write_text((ROOT / SOURCE / "core/contract.py").read_text())
     (package / "core" / "__init__.py").write_text("")
@@ -290,7 +292,7 @@ def import_contract(project: Path):
 @pytest.mark.parametrize("commit", [V0_1_0, V0_2_0], ids=["0.1.0", "0.2.0"])
 @pytest.mark.parametrize("model", MODELS)
 def test_the_recorded_hashes_are_the_earlier_releases_team_files(commit, model):
-    known = load_hook().KNOWN_RENDERS
+    known = load_hook(HOOK_0_3_0).KNOWN_RENDERS
     for name in TEAM_FILES:
         text = released(commit, name, MODELS[model])
         assert hashlib.sha256(text.encode()).hexdigest() in known[name], (commit, name)
@@ -303,7 +305,7 @@ def test_the_hook_renders_what_copier_generates(tmp_path, task):
     for model, answers in (("small", MODELS["small"]), ("sgd", MODELS["sgd"])):
         project = generate(tmp_path / f"{task}-{model}", task=task, **answers)
         for name in TEAM_FILES:
-            rendered = load_hook().render(ROOT, name, {"package_name": "wine_quality",
+            rendered = load_hook(HOOK_0_3_0).render(ROOT, name, {"package_name": "wine_quality",
                                                        "task": task, **answers})  # fmt: skip
             assert rendered == (project / "src/wine_quality" / name).read_text(), (model, name)
 
@@ -498,20 +500,13 @@ def test_the_0_3_0_migration_prints_its_usage(tmp_path):
 
 # --- 0.4.0: code moves, and the fingerprint hashes definitions ---------------------------
 
-HOOK_0_4_0 = ROOT / "hooks" / "migrate_0_4_0_layout.py"
+HOOK_0_4_0 = HOOKS / "migrate_0_4_0_layout.py"
 FINGERPRINT = Path("tests/golden/baseline/fingerprint.json")
 MODEL_SOURCES = {
     "schema.py": 'CONTRACT = {"target": "label"}\n',
     "model.py": '"""The model."""\n\nimport math\n\n\ndef build_model(p):\n    return math.e\n',
     "pipeline.py": "from .model import build_model\n\n\ndef train(f):\n    return build_model(1)\n",
 }
-
-
-def load_0_4_0_hook():
-    spec = importlib.util.spec_from_file_location("migrate_0_4_0_layout", HOOK_0_4_0)
-    hook = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(hook)
-    return hook
 
 
 def migrate_0_4_0(project: Path, *arguments: str) -> subprocess.CompletedProcess:
@@ -527,7 +522,7 @@ def at_0_3_0(tmp_path: Path, code_hashing: str | None = "syntax tree without doc
     package.mkdir(parents=True)
     for name, source in MODEL_SOURCES.items():
         (package / name).write_text(source)
-    hook = load_0_4_0_hook()
+    hook = load_hook(HOOK_0_4_0)
     recorded = {
         "data": {"churn.csv": "1" * 64},
         "params": "2" * 64,
@@ -638,7 +633,7 @@ def test_the_score_neutral_changes_are_this_releases_and_nothing_more():
     changed, so training computes what it did."""
     from tests.test_fingerprint import code
 
-    hook = load_0_4_0_hook()
+    hook = load_hook(HOOK_0_4_0)
     old = released("4958ce0", "contract.py", {})
     new = (ROOT / SOURCE / "core/contract.py").read_text()
     assert set(hook.SCORE_NEUTRAL) == {"Contract", "_reference", "_resolve"}
