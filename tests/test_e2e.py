@@ -29,6 +29,28 @@ def test_default_project_lints_and_passes_its_own_tests(default_project):
     assert "failed" not in result.stdout
 
 
+def test_ci_install_refuses_a_lock_that_no_longer_matches_pyproject(default_project):
+    """`make locked`, the first step of every CI job, installs the committed lock and
+    fails, changing nothing, once pyproject.toml asks for something the lock lacks."""
+    project, env = default_project
+    run("make", "locked", cwd=project, env=env)
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    pyproject.write_text(
+        text.replace("dependencies = [\n", 'dependencies = [\n    "tomli-w>=1.0",\n', 1)
+    )
+    try:
+        stale = subprocess.run(
+            ["make", "locked"], cwd=project, env={**os.environ, **env},
+            capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+    finally:
+        pyproject.write_text(text)
+    assert stale.returncode != 0
+    assert "needs to be updated" in stale.stderr, stale.stderr
+    assert run("git", "status", "--porcelain", cwd=project).stdout == ""
+
+
 def test_default_project_trains_evaluates_and_predicts(default_project):
     project, env = default_project
     run("make", "train", "evaluate", "predict", cwd=project, env=env)

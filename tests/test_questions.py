@@ -119,6 +119,7 @@ def test_message_after_copy_names_the_next_commands():
     message = yaml.safe_load((ROOT / "copier.yml").read_text())["_message_after_copy"]
     assert "make setup" in message
     assert "make all" in message
+    assert "Commit uv.lock" in message, "CI's first step fails until the lock is committed"
 
 
 def test_default_project_name_is_the_documented_example():

@@ -140,7 +140,7 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         if answers["deploy_target"] != "local":
             files.add(".github/workflows/cd.yml")
     if answers["ci_provider"] == "gitlab":
-        files.add(".gitlab-ci.yml")
+        files |= {".gitlab-ci.yml", "renovate.json"}
     files |= DEPLOY_FILES.get(answers["deploy_target"], set()) | terraform_files(answers)
     size = answers["data_size"]
     engines = {"common", size} | ({"batched", "incremental"} if size != "small" else set())
