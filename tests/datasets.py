@@ -47,7 +47,8 @@ def diabetes(directory: Path) -> Path:
 
 
 def mixed(directory: Path, rows: int = 600) -> Path:
-    """Categorical, boolean, datetime and nullable columns, and free text."""
+    """Categorical, boolean, datetime and nullable columns, free text, and two targets:
+    `renewed` (classification) and `spend` (regression)."""
     rng = np.random.default_rng(7)
     frame = pd.DataFrame(
         {
@@ -59,10 +60,14 @@ def mixed(directory: Path, rows: int = 600) -> Path:
                 pd.Timestamp("2022-01-01") + pd.to_timedelta(rng.integers(0, 900, rows), "D")
             ).strftime("%Y-%m-%d"),
             "visits": rng.poisson(12, rows).astype(float),
-            "spend": rng.gamma(2.0, 40.0, rows).round(2),
             "comment": [f"customer said {rng.integers(10**9)} things" for _ in range(rows)],
         }
     )
+    # Yearly spend follows the plan, the visits and membership, with noise: a regression
+    # target a model can learn (and a numeric feature for the classification target).
+    plan_price = frame["plan"].map({"basic": 40.0, "plus": 90.0, "team": 150.0})
+    spend = plan_price + 6 * frame["visits"] + 25 * frame["member"] + rng.normal(0, 15, rows)
+    frame["spend"] = spend.clip(lower=0).round(2)
     score = frame["visits"] / 12 + (frame["plan"] == "team") + frame["member"] * 0.5
     frame["renewed"] = np.where(score + rng.normal(0, 0.4, rows) > 1.6, "yes", "no")
     frame.loc[rng.random(rows) < 0.1, "visits"] = np.nan
