@@ -91,10 +91,15 @@ def interpreter(version: str) -> str:
     """An interpreter for `version` that uv can use (it cannot download one here)."""
     candidates = [shutil.which(f"python{version}")]
     candidates += sorted(Path.home().glob(f".pyenv/versions/{version}.*/bin/python{version}"))
+    # The interpreter itself, not a venv's or a pyenv shim's path to it: uv recreates a
+    # project's venv on every command when the path it is given differs from the one the
+    # venv records, which throws away the bytecode the venv had cached.
+    resolve = "import sys; print(getattr(sys, '_base_executable', '') or sys.executable)"
     for candidate in filter(None, candidates):
-        probe = subprocess.run([str(candidate), "--version"], capture_output=True, check=False)
-        if probe.returncode == 0:
-            return str(candidate)
+        probe = subprocess.run([str(candidate), "-c", resolve], capture_output=True, text=True,
+                               check=False)  # fmt: skip
+        if probe.returncode == 0 and probe.stdout.strip():
+            return probe.stdout.strip()
     message = f"no Python {version} interpreter on this machine"
     if IN_CI:
         pytest.fail(message)

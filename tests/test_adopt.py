@@ -136,7 +136,8 @@ def test_adopted_project_passes_its_own_tests_and_golden_check(adopted):
     if not answers:
         result = run("make", "test", cwd=project, env=env, timeout=1200)
     else:
-        tests = ENGINE_TESTS + (TORCH_TESTS if answers.get("framework") == "pytorch" else ())
+        wanted = ENGINE_TESTS + (TORCH_TESTS if answers.get("framework") == "pytorch" else ())
+        tests = [path for path in wanted if (project / path).exists()]  # small: no engine test
         result = run("uv", "run", "pytest", "-q", *tests, cwd=project, env=env, timeout=1200)
     assert " passed" in result.stdout
     assert "failed" not in result.stdout
