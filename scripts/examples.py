@@ -28,6 +28,8 @@ FOLDERS = {
     "deploy": "Deployment files of the chosen `deploy_target` (stack, manifests, Space card).",
     "docs": "The project's own documentation site: the plan and the API reference.",
     "monitoring": "Thresholds, Prometheus alert rules and their tests, Grafana dashboard.",
+    "security": "Your allow-lists for the dependency audit and the secret scan (`make audit`,"
+    " `make secrets`, and CI).",
     "src": "The Python package: your schema, features and model; the template's core/ (the"
     " pipeline, CLI, service, golden checks and monitoring).",
     "tests": "The project's test suite, the golden baseline and the golden tests included.",

@@ -63,10 +63,15 @@ TEAM_FILES = (
         "your baseline and your reproducibility bounds",
     ),
     TeamFiles(("monitoring/thresholds.yml",), "your alerting bounds"),
+    TeamFiles(
+        ("security/audit-ignore.txt", "security/secrets.baseline"),
+        "your security allow-lists: the vulnerabilities and secret-scan findings you accepted",
+        kind="skip_if_exists",
+    ),
 )
 ON_UPDATE = {
     "exclude": "never touched, stays deleted",
-    "skip_if_exists": "never touched; written again if missing, because the pipeline calls it",
+    "skip_if_exists": "never touched; written again if missing (the pipeline or CI reads it)",
 }
 
 

@@ -51,6 +51,23 @@ def test_ci_install_refuses_a_lock_that_no_longer_matches_pyproject(default_proj
     assert run("git", "status", "--porcelain", cwd=project).stdout == ""
 
 
+def test_audit_reads_the_committed_lock_and_the_teams_allow_list(default_project):
+    """`make audit` exports what uv.lock pins and hands pip-audit the accepted IDs. The
+    vulnerability service is out of reach here, so pip-audit only parses (--dry-run)."""
+    project, env = default_project
+    allow_list = project / "security/audit-ignore.txt"
+    text = allow_list.read_text()
+    allow_list.write_text(text + "GHSA-aaaa-bbbb-cccc  # the service never runs the CLI\n")
+    try:
+        dry_run = "PIP_AUDIT=uvx --from 'pip-audit>=2.9,<3' pip-audit --dry-run"
+        result = run("make", "audit", dry_run, cwd=project, env=env)
+    finally:
+        allow_list.write_text(text)
+    assert "--ignore-vuln GHSA-aaaa-bbbb-cccc" in result.stdout
+    assert "would have audited" in result.stdout + result.stderr
+    assert run("git", "status", "--porcelain", cwd=project).stdout == ""
+
+
 def test_default_project_trains_evaluates_and_predicts(default_project):
     project, env = default_project
     run("make", "train", "evaluate", "predict", cwd=project, env=env)
