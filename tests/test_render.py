@@ -117,6 +117,8 @@ def expected_files(answers: dict[str, str], package: str) -> set[str]:
         "tests/test_drift.py",
         "tests/test_alerts.py",
         "monitoring/thresholds.yml",
+        "security/audit-ignore.txt",
+        "security/secrets.baseline",
         "monitoring/prometheus/prometheus.yml",
         "monitoring/prometheus/alerts.yml",
         "monitoring/prometheus/alerts.test.yml",
