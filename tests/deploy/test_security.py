@@ -7,16 +7,14 @@ its reading of the lock and of the allow-list is (tests/test_e2e.py)."""
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.deploy.projects import answers_of
+from tests.deploy.projects import BIN, answers_of
 from tests.helpers import git_commit_all, require_tool, run
 
-BIN = Path(sys.executable).parent
 # AWS's documented example credentials: what a leaked key looks like to a scanner.
 LEAK = 'aws_access_key_id = "AKIAIOSFODNN7EXAMPLE"\n'
 
