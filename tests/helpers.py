@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 from copier import run_copy
@@ -306,3 +307,43 @@ def conflicts(project: Path) -> list[str]:
         if "<<<<<<< " in path.read_text(errors="ignore"):
             found.append(str(path.relative_to(project)))
     return found
+
+
+def golden_record(project: Path, package: str, env: dict[str, str]) -> dict:
+    """The first complete golden row of a generated project as a /predict record: the
+    contract's features (no id, no target) typed as the request model takes them."""
+    described = run(
+        "uv", "run", "python", "-c",
+        f"import json; from {package}.schema import CONTRACT as c; print(json.dumps("
+        "[c.id_column, c.target, {x.name: type(x).__name__ for x in c.columns}]))",
+        cwd=project, env=env,
+    ).stdout  # fmt: skip
+    id_column, target, kinds = json.loads(described.strip().splitlines()[-1])
+    golden = next((project / "data/golden").glob("*.csv"))
+    frame = pd.read_csv(golden, dtype=str).drop(columns=[id_column, target])
+    return {key: _json_value(text, kinds[key]) for key, text in frame.dropna().iloc[0].items()}
+
+
+def _json_value(text: str, kind: str):
+    """A CSV value as the service's request model takes it."""
+    if kind == "Numeric":
+        return float(text)
+    if kind == "Boolean":
+        return text.lower() == "true"
+    return text
+
+
+def metric_samples(project: Path, env: dict[str, str], exposition: str) -> list:
+    """The samples of a /metrics page, read by prometheus_client's own parser (in the
+    project's environment, which has it) as [name, labels, value] triples."""
+    page = project / "metrics-page.txt"  # removed below, so the tree stays clean
+    page.write_text(exposition)
+    parsed = run(
+        "uv", "run", "python", "-c",
+        "import json, sys; from prometheus_client.parser import text_string_to_metric_families"
+        " as parse; print(json.dumps([[s.name, s.labels, s.value] for f in parse(open("
+        "sys.argv[1]).read()) for s in f.samples]))", str(page),
+        cwd=project, env=env,
+    ).stdout  # fmt: skip
+    page.unlink()
+    return json.loads(parsed.strip().splitlines()[-1])

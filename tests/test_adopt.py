@@ -22,7 +22,6 @@ import sys
 import urllib.request
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from copier import run_update
 
@@ -36,6 +35,8 @@ from tests.helpers import (
     conflicts,
     generate,
     git_commit_all,
+    golden_record,
+    metric_samples,
     require_tool,
     run,
     serving,
@@ -149,16 +150,7 @@ def test_adopted_project_passes_its_own_tests_and_golden_check(adopted):
 def test_adopted_project_serves_missing_values_and_unseen_levels(adopted):
     name, project, env, nullable, categorical = adopted
     task = DATASETS[VARIANTS[name][0]][1]
-    golden = next((project / "data/golden").glob("*.csv"))
-    described = run(
-        "uv", "run", "python", "-c",
-        f"import json; from {PACKAGE}.schema import CONTRACT as c; print(json.dumps("
-        "[c.id_column, c.target, {x.name: type(x).__name__ for x in c.columns}]))",
-        cwd=project, env=env,
-    ).stdout  # fmt: skip
-    id_column, target, kinds = json.loads(described.strip().splitlines()[-1])
-    frame = pd.read_csv(golden, dtype=str).drop(columns=[id_column, target])
-    record = {key: _json_value(value, kinds[key]) for key, value in frame.dropna().iloc[0].items()}
+    record = golden_record(project, PACKAGE, env)
     with serving(project, PACKAGE, env) as service:
         status, body = call(f"{service.base}/predict", {"records": [record]})
         assert status == 200, body
@@ -174,7 +166,7 @@ def test_adopted_project_serves_missing_values_and_unseen_levels(adopted):
             assert categorical in json.dumps(body["detail"])
         with urllib.request.urlopen(f"{service.base}/metrics", timeout=10) as response:
             exposition = response.read().decode()
-    samples = _samples(project, env, exposition)
+    samples = metric_samples(project, env, exposition)
 
     def total(name: str, **labels: str) -> float:
         return sum(
@@ -208,31 +200,6 @@ def test_adopted_project_alert_rules_are_current_and_pass_promtool(adopted):
     run(promtool, "check", "rules", "alerts.yml", cwd=rules)
     result = run(promtool, "test", "rules", "alerts.test.yml", cwd=rules)
     assert "SUCCESS" in result.stdout + result.stderr
-
-
-def _samples(project: Path, env: dict[str, str], exposition: str) -> list:
-    """The samples of a /metrics page, read by prometheus_client's own parser (in the
-    project's environment, which has it) as [name, labels, value] triples."""
-    page = project / "metrics-page.txt"  # removed below, so the tree stays clean
-    page.write_text(exposition)
-    parsed = run(
-        "uv", "run", "python", "-c",
-        "import json, sys; from prometheus_client.parser import text_string_to_metric_families"
-        " as parse; print(json.dumps([[s.name, s.labels, s.value] for f in parse(open("
-        "sys.argv[1]).read()) for s in f.samples]))", str(page),
-        cwd=project, env=env,
-    ).stdout  # fmt: skip
-    page.unlink()
-    return json.loads(parsed.strip().splitlines()[-1])
-
-
-def _json_value(text: str, kind: str):
-    """A CSV value as the service's request model takes it."""
-    if kind == "Numeric":
-        return float(text)
-    if kind == "Boolean":
-        return text.lower() == "true"
-    return text
 
 
 @pytest.mark.slow

@@ -2,15 +2,43 @@
 """Experiment tracking with MLflow: parameters, metrics and the model of each training run.
 
 Runs go to a local SQLite store (`mlflow.db`) unless MLFLOW_TRACKING_URI points at a
-tracking server. Browse them with `make mlflow-ui`.
+tracking server. A SQLite store keeps its artifacts in `mlruns/` beside the database, so
+a container that may only write its models volume can track there. Browse them with
+`make mlflow-ui`.
 """
 
 import os
 from pathlib import Path
 
 import mlflow
+from mlflow.exceptions import MlflowException
 
 from .config import Settings
+
+
+def artifact_location(tracking_uri: str) -> str | None:
+    """Where a new experiment keeps its artifacts: `mlruns/` beside a SQLite store (MLflow
+    would use `./mlruns` under the working directory); a server's own default otherwise."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return None
+    database = Path(tracking_uri.removeprefix("sqlite:///")).resolve()
+    return (database.parent / "mlruns").as_uri()
+
+
+def use_experiment(settings: Settings) -> None:
+    """Point MLflow at the tracking store and the project's experiment, creating it."""
+    tracking_uri = os.environ.get("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri)
+    mlflow.set_tracking_uri(tracking_uri)
+    if mlflow.get_experiment_by_name(settings.mlflow_experiment) is None:
+        try:
+            mlflow.create_experiment(
+                settings.mlflow_experiment, artifact_location=artifact_location(tracking_uri)
+            )
+        except MlflowException:
+            # Another training run created it first.
+            if mlflow.get_experiment_by_name(settings.mlflow_experiment) is None:
+                raise
+    mlflow.set_experiment(settings.mlflow_experiment)
 
 
 def log_training_run(
@@ -21,8 +49,7 @@ def log_training_run(
     Held-out metrics, input shape and step durations become MLflow metrics; the value
     ranges of the features are stored as the artifact input_profile.json.
     """
-    mlflow.set_tracking_uri(os.environ.get("MLFLOW_TRACKING_URI", settings.mlflow_tracking_uri))
-    mlflow.set_experiment(settings.mlflow_experiment)
+    use_experiment(settings)
     params = settings.params()
     flat_params = {key: value for key, value in params.items() if key != "model"}
     flat_params |= {f"model.{key}": value for key, value in params["model"].items()}
