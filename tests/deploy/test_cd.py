@@ -45,7 +45,9 @@ if args[:3] == ["buildx", "imagetools", "create"]:
 elif args[:3] == ["buildx", "imagetools", "inspect"]:
     if args[3] not in registry:
         sys.exit(f"ERROR: {{args[3]}}: not found")
-    print(json.dumps(registry[args[3]]))
+    print(f"Name:      {{args[3]}}")
+    print("MediaType: application/vnd.oci.image.index.v1+json")
+    print(f"Digest:    {{registry[args[3]]}}")
 elif args[0] == "push":
     registry[args[1]] = "{PUSHED_DIGEST}"
 elif args[:2] == ["secret", "inspect"]:
@@ -308,11 +310,10 @@ def test_gitlab_builds_once_scans_the_digest_and_deploys_it(project):
     assert pushing == ["build-image"]
     build = jobs["build-image"]
     assert build["artifacts"]["reports"]["dotenv"] == "image.env"
-    assert (
-        '[ -n "$CI_COMMIT_TAG" ] && digest="$(docker buildx imagetools inspect "$IMAGE"'
-        in build["script"][0]
-    )
-    assert "IMAGE_DIGEST=" in build["script"][0]
+    script = build["script"][0]
+    lookup = script.index('digest="$(docker buildx imagetools inspect "$IMAGE" | awk')
+    assert script.index('if [ -n "$CI_COMMIT_TAG" ]; then') < lookup, "only a tag looks up"
+    assert 'echo "IMAGE_DIGEST=$digest" | tee image.env' in script
     scanned = [line for line in jobs["scan"]["script"] if line.startswith("trivy image")]
     assert len(scanned) == 2
     assert all(line.endswith('"$CI_REGISTRY_IMAGE@$IMAGE_DIGEST"') for line in scanned)
