@@ -1,4 +1,5 @@
-"""GitLab CI: the pipeline validates and CD fetches the DVC golden data before building."""
+"""GitLab CI: the pipeline validates; CD (both providers) fetches the DVC golden data
+before building the image."""
 
 import pytest
 import yaml
@@ -27,15 +28,30 @@ def test_gitlab_pipeline_validates(project):
         assert pipeline["deploy-production"]["environment"]["name"] == "production"
 
 
-@pytest.mark.parametrize("remote", ["s3", "azure_blob"])
-def test_cd_fetches_dvc_golden_data_before_building_the_image(tmp_path, remote):
+@pytest.mark.parametrize(
+    ("remote", "ci"), [("s3", "github"), ("azure_blob", "github"), ("s3", "gitlab")]
+)
+def test_cd_fetches_dvc_golden_data_before_building_the_image(tmp_path, remote, ci):
+    """The one job that builds the image fetches the golden data first (the image carries
+    it); deployments copy that image and fetch nothing."""
     project = generate(
-        tmp_path / "p", deploy_target="kubernetes", ci_provider="github", golden_data_remote=remote
+        tmp_path / "p", deploy_target="kubernetes", ci_provider=ci, golden_data_remote=remote
     )
-    cd = yaml.safe_load((project / ".github/workflows/cd.yml").read_text())
-    for name, job in cd["jobs"].items():
-        runs = [step.get("run", "") for step in job["steps"]]
-        pull = next(i for i, command in enumerate(runs) if "make golden-pull" in command)
-        deploy = next(i for i, command in enumerate(runs) if "make deploy" in command)
-        assert pull < deploy, f"{name} deploys before fetching the golden data"
-        assert job["permissions"].get("id-token") == "write"
+    if ci == "gitlab":
+        pipeline = yaml.safe_load((project / ".gitlab-ci.yml").read_text())
+        fetch = pipeline["golden-data"]
+        assert fetch["script"] == ["uvx --from 'dvc[s3]>=3.50' dvc pull data/golden/*.csv.dvc"]
+        assert fetch["artifacts"]["paths"] == ["data/golden/"]
+        assert "golden-data" in pipeline["build-image"]["needs"]
+        return
+    jobs = yaml.safe_load((project / ".github/workflows/cd.yml").read_text())["jobs"]
+    steps = jobs["image"]["steps"]
+    pull = next(i for i, step in enumerate(steps) if "make golden-pull" in step.get("run", ""))
+    build = next(
+        i for i, step in enumerate(steps) if step.get("uses", "").startswith("docker/build-push")
+    )
+    assert pull < build, "the image job builds before fetching the golden data"
+    assert jobs["image"]["permissions"].get("id-token") == "write"
+    for name in ("staging", "production"):
+        assert not any("golden-pull" in step.get("run", "") for step in jobs[name]["steps"])
+        assert "id-token" not in jobs[name]["permissions"], f"{name} fetches nothing"

@@ -80,7 +80,8 @@ def test_swarm_prometheus_config_passes_promtool(swarm_project, tmp_path):
 def test_swarm_deploy_reaches_the_manager_over_ssh(render):
     """CD hands the SSH key to an agent and points the stack commands at ssh://."""
     github = render("docker_swarm", "github")
-    for job in yaml.safe_load((github / ".github/workflows/cd.yml").read_text())["jobs"].values():
+    jobs = yaml.safe_load((github / ".github/workflows/cd.yml").read_text())["jobs"]
+    for job in (jobs["staging"], jobs["production"]):
         step = next(s for s in job["steps"] if "make deploy" in s.get("run", ""))
         assert "ssh-add" in step["run"]
         assert 'SWARM_HOST="ssh://$SWARM_HOST"' in step["run"]
@@ -88,4 +89,7 @@ def test_swarm_deploy_reaches_the_manager_over_ssh(render):
     gitlab = yaml.safe_load((render("docker_swarm", "gitlab") / ".gitlab-ci.yml").read_text())
     script = gitlab["deploy-production"]["script"]
     assert any("ssh-add" in line for line in script)
-    assert 'make deploy SWARM_HOST="ssh://$SWARM_HOST" TAG="$CI_COMMIT_SHA"' in script
+    assert (
+        'make deploy SWARM_HOST="ssh://$SWARM_HOST" TAG="$CI_COMMIT_SHA"'
+        ' BUILT_IMAGE="$CI_REGISTRY_IMAGE@$IMAGE_DIGEST"'
+    ) in script

@@ -41,7 +41,7 @@ CI_RESOURCES = {
     "aws": {"aws_iam_role", "aws_iam_openid_connect_provider"},
     "azure": {"azurerm_user_assigned_identity", "azurerm_federated_identity_credential"},
 }
-REQUIRED_VARIABLES = {"name", "environment", "image_tag"}
+REQUIRED_VARIABLES = {"name", "environment", "image_digest"}
 # The thresholds the cloud alarms mirror; min_confidence, max_low_confidence_share and
 # max_drift_psi describe the service's own Prometheus metrics and have no cloud metric.
 MIRRORED = {
@@ -93,6 +93,27 @@ def test_terraform_parses_and_declares_what_the_target_needs(project):
         assert backend["s3"]["encrypt"] == [True]
     else:
         assert backend["azurerm"]["use_azuread_auth"] == [True]
+
+
+def test_the_service_runs_the_image_by_digest(project):
+    """Terraform takes the digest `make deploy` pushed or copied, checked to be one, and
+    the service names its image by that digest, never by a tag."""
+    cloud = cloud_project(project)
+    if cloud is None:
+        return
+    target, directory = cloud
+    variables = {
+        name: spec
+        for block in parsed_terraform(directory)["variable"]
+        for name, spec in block.items()
+    }
+    (validation,) = variables["image_digest"]["validation"]
+    (condition,) = validation["condition"]
+    assert "^sha256:[0-9a-f]{64}$" in condition
+    service = (directory / ("service.tf" if target == "aws" else "main.tf")).read_text()
+    images = re.findall(r"^\s*image\s*=\s*(.+)$", service, re.MULTILINE)
+    assert images, "the service names no image"
+    assert all(image.endswith('@${var.image_digest}"') for image in images), images
 
 
 def test_terraform_is_laid_out_as_terraform_fmt_writes_it(project):
@@ -196,8 +217,8 @@ def test_cloud_ci_lints_and_deploys_with_oidc(project):
     for command in ("fmt -check", "validate", "checkov"):
         assert command in lint
     if answers["ci_provider"] == "github":
-        cd = yaml.safe_load((project / ".github/workflows/cd.yml").read_text())
-        for job in cd["jobs"].values():
+        jobs = yaml.safe_load((project / ".github/workflows/cd.yml").read_text())["jobs"]
+        for job in (jobs["staging"], jobs["production"]):
             assert job["permissions"]["id-token"] == "write"
             uses = [step.get("uses", "") for step in job["steps"]]
             login = "aws-actions/configure-aws-credentials@" if target == "aws" else "azure/login@"
