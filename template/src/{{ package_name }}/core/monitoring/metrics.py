@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ...schema import CONTRACT
 from ..contract import Categorical
+from ..log import logger
 
 # Buckets of the predicted-value histogram where schema.py declares no target range.
 VALUE_BUCKETS = tuple(sign * 10.0**power for sign in (-1, 1) for power in range(-2, 7))
@@ -99,10 +100,14 @@ UNSEEN_LEVELS = Counter(
 MODEL = Info("model", "The model being served: hash of its file and the package version.")
 
 UNMATCHED_ROUTE = "unmatched"
+# The method label takes one of these; anything else a client invents is "other", so a
+# client cannot create new time series.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 class MetricsMiddleware:
-    """Count every request and time it, labelled by route template (bounded cardinality)."""
+    """Count, time and log every request, labelled by route template (bounded
+    cardinality). Plain ASGI: it adds no task or stream to a request."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -123,9 +128,18 @@ class MetricsMiddleware:
         try:
             await self.app(scope, receive, send_and_record_status)
         finally:
+            elapsed = time.perf_counter() - started
             route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
-            REQUESTS.labels(route, scope["method"], str(status)).inc()
-            LATENCY.labels(route).observe(time.perf_counter() - started)
+            method = scope["method"] if scope["method"] in METHODS else "other"
+            REQUESTS.labels(route, method, str(status)).inc()
+            LATENCY.labels(route).observe(elapsed)
+            logger.info(
+                "request",
+                method=method,
+                path=scope["path"],
+                status=status,
+                latency_ms=round(elapsed * 1000, 2),
+            )
 
 
 def declared_target_range() -> tuple[float, float]:
