@@ -16,6 +16,7 @@ runner gives its verdict, as only a real runner runs Trivy (a vulnerability data
 image jobs (a Docker engine and a registry) and the deploy jobs (the platform).
 """
 
+import contextlib
 import os
 import re
 import shutil
@@ -66,23 +67,37 @@ def outcome(completed: subprocess.CompletedProcess) -> str:
 # GitLab
 
 
+def link_tree(source: Path, destination: Path) -> None:
+    """Hard-link every file of `source` into `destination`, symbolic links copied as
+    links, passing over what vanishes meanwhile (uv renames files into a cache other tests
+    are using) and its `.lock` files (a hard link would share the lock with `source`)."""
+    for root, directories, files in os.walk(source):
+        here = destination / os.path.relpath(root, source)
+        here.mkdir(exist_ok=True)
+        for name in directories + files:
+            path = Path(root, name)
+            with contextlib.suppress(FileNotFoundError):
+                if path.is_symlink():
+                    (here / name).symlink_to(os.readlink(path))
+                elif name in files and name != ".lock":
+                    os.link(path, here / name)
+
+
 @pytest.fixture
 def uv_cache(tmp_path) -> Iterator[Path]:
-    """A copy of the shared uv cache (hard links: about a second) for one GitLab job.
+    """A copy of the shared uv cache (hard links: a second or two) for one GitLab job.
 
     Every job's after_script runs `uv cache prune --ci`, which empties the cache it is
     given of everything quick to download again (what GitLab's cache should keep): on the
     shared cache that would make every later job and test download all again. Without any
-    cache, each job would download every package. The copy sits beside the shared cache
-    (hard links need one file system); its `.lock` files are its own, not shared inodes."""
+    cache, each job would download every package. The copy sits beside the shared cache:
+    hard links need one file system."""
     require_tool("uv")
     shared = Path(run("uv", "cache", "dir", cwd=tmp_path).stdout.strip())
     shared.mkdir(parents=True, exist_ok=True)
     copy = Path(tempfile.mkdtemp(prefix=f"{shared.name}-ci-job-", dir=shared.parent))
     try:
-        run("cp", "-al", f"{shared}/.", str(copy), cwd=tmp_path)
-        for lock in copy.rglob(".lock"):
-            lock.unlink()
+        link_tree(shared, copy)
         yield copy
     finally:
         shutil.rmtree(copy, ignore_errors=True)
