@@ -2,7 +2,9 @@ import itertools
 import os
 from pathlib import Path
 
-from tests.helpers import QUESTIONS, choices
+import pytest
+
+from tests.helpers import QUESTIONS, choices, generate, set_up
 
 # Copier reads a user's settings (defaults for answers, trusted templates) from
 # COPIER_SETTINGS_PATH or the platform's config folder. Point it at the tests' own empty
@@ -51,3 +53,13 @@ def pytest_generate_tests(metafunc):
     if "answers" in metafunc.fixturenames:
         combos = pairwise_answers()
         metafunc.parametrize("answers", combos, ids=[combo_id(c) for c in combos], scope="module")
+
+
+@pytest.fixture(scope="session")
+def default_project(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """The default project (GitHub CI), generated and set up once: `make setup`, uv.lock
+    committed. The slow tests that read it, or restore what they change, are in the
+    `default-project` xdist group (helpers.SHARES_DEFAULT_PROJECT), so one worker sets it
+    up once for all of them."""
+    project = generate(tmp_path_factory.mktemp("default") / "wine-quality")
+    return project, set_up(project)

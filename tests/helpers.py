@@ -35,6 +35,14 @@ DEFAULT_NAME = "Wine quality"
 ENGINE_TESTS = ("tests/test_engine.py", "tests/test_pipeline.py", "tests/golden")
 TORCH_TESTS = ("tests/test_torch_model.py", "tests/test_distributed.py")
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# The slow tests that share the `default_project` fixture (conftest.py) run on one xdist
+# worker (`--dist loadgroup`), which sets the project up once for all of them.
+SHARES_DEFAULT_PROJECT = pytest.mark.xdist_group("default-project")
+# What a project pushed without its uv.lock is told in its first CI step.
+MISSING_LOCK_ADVICE = ("uv.lock is missing", "make setup", "commit uv.lock")
+# pip-audit as `make audit` runs it (PIP_AUDIT), but only reading what it would audit: the
+# advisory service it asks is out of reach here.
+PIP_AUDIT_DRY_RUN = "uvx --from 'pip-audit>=2.9,<3' pip-audit --dry-run"
 
 
 def generate(destination: Path, **answers: str) -> Path:
@@ -66,6 +74,16 @@ def require_tool(name: str) -> str:
             pytest.fail(message)
         pytest.skip(message)
     return path
+
+
+def require_root(why: str) -> None:
+    """Skip (fail in CI, which runs as root) unless this process is root: for what a CI
+    runner does as root, such as installing a Debian package."""
+    if os.geteuid() != 0:
+        message = f"needs root: {why}"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 def run(*command: str, cwd: Path, env: dict[str, str] | None = None, timeout: int = 900):

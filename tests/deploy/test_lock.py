@@ -9,9 +9,8 @@ import pytest
 import yaml
 
 from tests.deploy.projects import answers_of, check_schema
+from tests.helpers import MISSING_LOCK_ADVICE
 
-# Where a project pushed without its lock must be told what to do.
-ADVICE = ("uv.lock is missing", "make setup", "commit uv.lock")
 # A PATH with make and a shell but not uv: the missing lock is caught before uv runs.
 NO_UV = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/root")}
 
@@ -66,7 +65,7 @@ def test_a_project_pushed_without_its_lock_fails_at_the_first_step(render, ci):
     result = subprocess.run(command, cwd=project, env=NO_UV, capture_output=True, text=True,
                             timeout=30, check=False)  # fmt: skip
     assert result.returncode != 0
-    for words in ADVICE:
+    for words in MISSING_LOCK_ADVICE:
         assert words in result.stderr, result.stderr
     assert "uv: not found" not in result.stderr + result.stdout
 
