@@ -16,6 +16,12 @@ def test_gitlab_pipeline_validates(project):
         return
     check_schema("vendor.gitlab-ci", path, cwd=project)
     pipeline = yaml.safe_load(path.read_text())
+    # GitLab's schema lets a mapping through where a command belongs (a template line
+    # that swallowed its newline); GitLab and gitlab-ci-local refuse the pipeline.
+    for name, job in pipeline.items():
+        for key in ("before_script", "script", "after_script"):
+            for line in job.get(key, []) if isinstance(job, dict) else []:
+                assert isinstance(line, str), f"{name}.{key} holds {line!r}, not a command"
     assert {"lint", "test", "golden", "docker-lint", "build-image", "scan"} <= set(pipeline)
     assert pipeline["golden"]["artifacts"]["when"] == "always"
     assert "container_scanning" in pipeline["scan"]["artifacts"]["reports"]
