@@ -1,12 +1,12 @@
 """Monitoring benchmarks of a generated project, measured side by side in one run.
 
-    python3 -m uv run scripts/bench_monitoring.py [--requests 400] [--rounds 5] [--write]
+    python3 -m uv run scripts/bench_monitoring.py [--rounds 5] [--write]
 
-1. Request throughput of the generated service (POST /predict, one record, in process
-   through httpx2's ASGI transport, so the network stack does not hide the cost) with the
-   monitoring as generated, without the metrics middleware, and without any monitoring
-   (no middleware, no prediction metrics, no drift window). Variants alternate within
-   each round; the medians are compared.
+1. The monitoring work of one request, each part timed in isolation in the project's
+   environment: the metrics middleware (count, time, log) around an empty ASGI app, the
+   prediction metrics of one prediction, the drift window update of one record. How the
+   whole service compares with a service without any of it, over HTTP, is
+   scripts/bench_serving.py's job (the service as a client reaches it).
 2. The pandera sanity checks (`data.validate` with the inference schema) on one million
    rows, against one plain pandas pass over the same frame (`frame.sum()`) and against the
    same checks written by hand in pandas.
@@ -31,56 +31,32 @@ ENV = {**os.environ, "VIRTUAL_ENV": "", "PYTHONDONTWRITEBYTECODE": ""}
 # Runs inside the generated project's environment; prints one JSON object.
 INNER = r"""
 import asyncio, json, statistics, sys, time
-import httpx2 as httpx, numpy as np, pandas as pd
-from wine_quality import serve
-from wine_quality.data import validate
-from wine_quality.monitoring import metrics
-from wine_quality.schema import FEATURES, FEATURE_NAMES, ID_COLUMN, inference_schema
+import numpy as np, pandas as pd
+from wine_quality.core.config import get_settings
+from wine_quality.core.contract import Numeric
+from wine_quality.core.data import load_training_data, validate
+from wine_quality.core.monitoring import metrics
+from wine_quality.core.monitoring.drift import DriftWindow, Reference
+from wine_quality.core.monitoring.thresholds import Thresholds
+from wine_quality.core.pipeline import load_model, predict
+from wine_quality.schema import CONTRACT
 
-requests, rounds = int(sys.argv[1]), int(sys.argv[2])
-golden = pd.read_csv("data/golden/wine.csv")
-record = golden[list(FEATURE_NAMES)].iloc[0].to_dict()
-app = serve.app
-with_middleware = list(app.user_middleware)
-without_middleware = [m for m in with_middleware if m.cls is not metrics.MetricsMiddleware]
-observe, drift = metrics.observe_predictions, None
+rounds = int(sys.argv[1])
+settings = get_settings()
+golden = load_training_data(settings.golden_path)
+one = golden[list(CONTRACT.feature_names)].head(1)
+predictions = predict(load_model(settings.model_path), one)
+thresholds = Thresholds.load(settings.thresholds_path)
+drift = DriftWindow(Reference.from_frame(golden), thresholds.drift_window_rows)
 
-def configure(variant):
-    app.user_middleware = with_middleware if variant == "monitored" else without_middleware
-    app.middleware_stack = None
-    serve.metrics.observe_predictions = observe if variant != "bare" else (lambda *a: None)
-    app.state.drift = drift if variant != "bare" else None
-
-async def throughput(client):
-    started = time.perf_counter()
-    for _ in range(requests):
-        response = await client.post("/predict", json={"records": [record]})
-        assert response.status_code == 200
-    return requests / (time.perf_counter() - started)
-
-async def main():
-    global drift
-    results = {"monitored": [], "no_middleware": [], "bare": []}
-    async with serve.lifespan(app):
-        drift = app.state.drift
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
-            configure("monitored"); await throughput(client)  # warm-up
-            for _ in range(rounds):
-                for variant in results:
-                    configure(variant)
-                    results[variant].append(await throughput(client))
-    return {name: statistics.median(values) for name, values in results.items()}
-
-service = asyncio.run(main())
-
-# The monitoring work of one request, timed in isolation: end-to-end differences of a few
-# percent are within the run-to-run noise of a shared machine, these are not.
 def per_call(action, calls=5000):
-    started = time.perf_counter()
-    for _ in range(calls):
-        action()
-    return (time.perf_counter() - started) / calls
+    samples = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        for _ in range(calls):
+            action()
+        samples.append((time.perf_counter() - started) / calls)
+    return statistics.median(samples)
 
 async def endpoint(scope, receive, send):
     await send({"type": "http.response.start", "status": 200, "headers": []})
@@ -95,20 +71,18 @@ async def send(message):
 loop = asyncio.new_event_loop()
 scope = {"type": "http", "method": "POST", "path": "/predict"}
 wrapped = metrics.MetricsMiddleware(endpoint)
-one = pd.DataFrame([record])[list(FEATURE_NAMES)]
-predicted, probabilities = np.array(["class_0"], dtype=object), np.array([[0.9, 0.05, 0.05]])
 components = {
-    "metrics middleware": per_call(lambda: loop.run_until_complete(wrapped(scope, receive, send)))
-    - per_call(lambda: loop.run_until_complete(endpoint(scope, receive, send))),
-    "prediction metrics": per_call(lambda: observe(predicted, probabilities, 0.6)),
+    "metrics middleware (count, time, log)": per_call(
+        lambda: loop.run_until_complete(wrapped(scope, receive, send))
+    ) - per_call(lambda: loop.run_until_complete(endpoint(scope, receive, send))),
+    "prediction metrics": per_call(lambda: metrics.observe_predictions(predictions, thresholds)),
     "drift window update": per_call(lambda: drift.add(one)),
 }
 
-rng = np.random.default_rng(0)
 frame = golden.sample(1_000_000, replace=True, random_state=0).reset_index(drop=True)
-frame[ID_COLUMN] = np.arange(len(frame))
-frame = frame.drop(columns="cultivar")
-schema = inference_schema()
+frame[CONTRACT.id_column] = np.arange(len(frame))
+frame = frame.drop(columns=CONTRACT.target)
+schema = CONTRACT.inference_schema()
 
 def timed(action, repeat=3):
     samples = []
@@ -117,59 +91,46 @@ def timed(action, repeat=3):
     return statistics.median(samples)
 
 def by_hand():
-    ok = frame[ID_COLUMN].is_unique and frame[ID_COLUMN].notna().all()
-    for feature in FEATURES:
-        column = frame[feature.name]
-        ok &= bool(column.notna().all() and column.between(feature.minimum, feature.maximum).all())
+    ids = frame[CONTRACT.id_column]
+    ok = ids.is_unique and ids.notna().all()
+    for column in CONTRACT.of_kind(Numeric):
+        values = frame[column.name]
+        low = -np.inf if column.minimum is None else column.minimum
+        high = np.inf if column.maximum is None else column.maximum
+        ok &= bool(values.notna().all() and values.between(low, high).all())
     assert ok
 
 checks = {
     "pandera": timed(lambda: validate(frame, schema)),
-    "plain_pass": timed(lambda: frame.sum()),
+    "plain_pass": timed(lambda: frame.sum(numeric_only=True)),
     "by_hand": timed(by_hand),
 }
-results = {"service": service, "components": components, "checks": checks, "rows": len(frame)}
-print(json.dumps(results))
+print(json.dumps({"components": components, "checks": checks, "rows": len(frame)}))
 """
 
 
-def measure(project: Path, requests: int, rounds: int) -> dict:
+def measure(project: Path, rounds: int) -> dict:
     subprocess.run(["uv", "sync", "--quiet"], cwd=project, env=ENV, check=True)
     subprocess.run(["uv", "run", "wine_quality", "train"], cwd=project, env=ENV, check=True,
                    capture_output=True)  # fmt: skip
     result = subprocess.run(
-        ["uv", "run", "python", "-c", INNER, str(requests), str(rounds)],
+        ["uv", "run", "python", "-c", INNER, str(rounds)],
         cwd=project, env=ENV, check=True, capture_output=True, text=True,
     )  # fmt: skip
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def table(results: dict, requests: int, rounds: int) -> str:
-    service, checks = results["service"], results["checks"]
-    monitored = service["monitored"]
+def table(results: dict, rounds: int) -> str:
+    checks, components = results["checks"], results["components"]
     return "\n".join(
         [
-            f"Service: POST /predict with one record, {requests} requests x {rounds} rounds "
-            "per variant, medians.",
+            f"The monitoring work of one request, timed in isolation (5,000 calls, median of "
+            f"{rounds} rounds):",
             "",
-            "| variant | requests/s | cost of monitoring |",
-            "|---|---:|---:|",
-            f"| monitoring as generated | {monitored:.0f} | - |",
-            f"| without the metrics middleware | {service['no_middleware']:.0f} | "
-            f"{1 - monitored / service['no_middleware']:+.1%} |",
-            f"| without any monitoring | {service['bare']:.0f} | "
-            f"{1 - monitored / service['bare']:+.1%} |",
-            "",
-            "The monitoring work of one request, timed in isolation (5,000 calls each):",
-            "",
-            "| component | microseconds per request | share of a monitored request |",
-            "|---|---:|---:|",
-            *(
-                f"| {name} | {seconds * 1e6:.0f} | {seconds * monitored:.2%} |"
-                for name, seconds in results["components"].items()
-            ),
-            f"| all monitoring | {sum(results['components'].values()) * 1e6:.0f} | "
-            f"{sum(results['components'].values()) * monitored:.2%} |",
+            "| component | microseconds per request |",
+            "|---|---:|",
+            *(f"| {name} | {seconds * 1e6:.0f} |" for name, seconds in components.items()),
+            f"| all monitoring | {sum(components.values()) * 1e6:.0f} |",
             "",
             f"Sanity checks on {results['rows']:,} rows (median of 3):",
             "",
@@ -186,14 +147,13 @@ def table(results: dict, requests: int, rounds: int) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=400)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--project", type=Path, help="An already generated project to use.")
     parser.add_argument("--write", action="store_true", help="Update docs/performance.md.")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         project = args.project or generate(Path(folder) / "wine-quality")
-        text = table(measure(project, args.requests, args.rounds), args.requests, args.rounds)
+        text = table(measure(project, args.rounds), args.rounds)
     print(text)
     if args.write:
         page = PERFORMANCE.read_text()

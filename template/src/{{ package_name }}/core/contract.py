@@ -270,7 +270,8 @@ class Contract:
 
     def record_model(self) -> type[BaseModel]:
         """One record of a /predict request: enums for declared levels, optional fields
-        for nullable columns, bounds for numbers and dates. Unknown fields are refused."""
+        for nullable columns, bounds for numbers and dates, JSON numbers and booleans
+        only (no numeric strings, no booleans as numbers). Unknown fields are refused."""
         fields = {column.name: self._request_field(column) for column in self.columns}
         return create_model(
             "Record", __config__=ConfigDict(extra="forbid", allow_inf_nan=False), **fields
@@ -280,7 +281,8 @@ class Contract:
         constraints: dict[str, Any] = {"description": column.description or None}
         if isinstance(column, Numeric):
             kind: Any = float
-            constraints |= {"ge": column.minimum, "le": column.maximum}
+            # A JSON number only: `false` or "13.2" is a client's mistake, not a number.
+            constraints |= {"ge": column.minimum, "le": column.maximum, "strict": True}
             if column.integer:
                 constraints["multiple_of"] = 1
         elif isinstance(column, Categorical):
@@ -289,6 +291,7 @@ class Contract:
             kind = enum.Enum(_class_name(column.name), members) if refused else str
         elif isinstance(column, Boolean):
             kind = bool
+            constraints["strict"] = True  # true or false, not 1 or "yes"
         else:
             kind = dt.datetime
             constraints |= {
