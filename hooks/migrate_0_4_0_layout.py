@@ -83,11 +83,12 @@ CODE_MODULE = Path("template/src/{{ package_name }}/core/golden/code.py")
 # (digest in 0.3.0, digest in 0.4.0). A baseline that recorded the first gets the second,
 # as if recorded by this release; tests/test_migrations.py checks both against the code.
 SCORE_NEUTRAL = {
-    # Contract.records_frame, which reads service requests only, takes ISO 8601 datetimes
-    # of any precision in one batch.
+    # Contract.records_frame and Contract._request_field, which read and type service
+    # requests only: ISO 8601 datetimes of any precision in one batch; JSON numbers and
+    # booleans only (strict fields).
     "Contract": (
         "349f00fc0b9ee686a5a59d682f3c631f41e63e586dcfe79a29a19f4f57521992",
-        "cc909d82e241ac63ae1a0d6da2d80998e3ad4e2bcca4789477d4937b331f13db",
+        "6e1f6f80c92a0b245f78a2216f3db19ea8a87e4860a590c991846c348bdce9b8",
     ),
     # torch_model.py moves into core/: the reference a saved model holds to its network
     # stays relative to the project's package (".network:MLP"), not to core/.
