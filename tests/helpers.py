@@ -286,7 +286,7 @@ def serving(
         service = Service(f"http://127.0.0.1:{port}", process)
         try:
             deadline = time.monotonic() + timeout_s
-            while not _ready(service.base):
+            while not is_ready(service.base):
                 if process.poll() is not None:
                     pytest.fail(f"the service exited {process.returncode} before it was ready")
                 if time.monotonic() > deadline:
@@ -301,7 +301,8 @@ def serving(
                 print(f"--- service output ---\n{service.output[-6000:]}")
 
 
-def _ready(base: str) -> bool:
+def is_ready(base: str) -> bool:
+    """Whether the service at `base` answers /ready with 200 (not yet listening: no)."""
     try:
         return call(f"{base}/ready")[0] == 200
     except (urllib.error.URLError, ConnectionError):

@@ -50,9 +50,8 @@ def base_images(dockerfile: Path) -> list[str]:
     return images
 
 
-def build_base_images(dockerfile: Path, podman: str) -> list[str]:
+def build_base_images(dockerfile: Path, podman: str) -> None:
     """Build a stand-in for every base image `dockerfile` names that is not yet here."""
-    built = []
     for image in base_images(dockerfile):
         qualified = f"docker.io/library/{image}" if "/" not in image.split(":")[0] else image
         exists = subprocess.run([podman, "image", "exists", qualified], check=False)
@@ -65,8 +64,6 @@ def build_base_images(dockerfile: Path, podman: str) -> list[str]:
                 _uv_image(qualified, match["version"], Path(work), podman)
             else:
                 raise AssertionError(f"no stand-in is known for the base image {image}")
-        built.append(qualified)
-    return built
 
 
 def _python_image(name: str, minor: str, debian: str, work: Path, podman: str) -> None:

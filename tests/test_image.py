@@ -18,7 +18,6 @@ import json
 import os
 import subprocess
 import time
-import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
@@ -31,6 +30,7 @@ from tests.helpers import (
     free_port,
     generate,
     golden_record,
+    is_ready,
     metric_samples,
     require_tool,
     run,
@@ -163,12 +163,7 @@ def test_image_serves_predictions_metrics_and_passes_its_healthcheck(trained):
 
 def _wait_ready(base: str, podman: str, name: str, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            if call(f"{base}/ready")[0] == 200:
-                return
-        except (urllib.error.URLError, ConnectionError):
-            pass
+    while not is_ready(base):
         if time.monotonic() > deadline:
             logs = subprocess.run([podman, "logs", name], capture_output=True, text=True)
             pytest.fail(f"the container was not ready within {timeout_s:g} s:\n{logs.stderr}")
